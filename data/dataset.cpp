@@ -1,0 +1,48 @@
+#include "data/dataset.h"
+
+#include <fmt/format.h>
+
+namespace blockscope::data {
+
+std::vector<Batch> make_batches(const Dataset& dataset, const BatchOptions& options) {
+  if (options.batch_size <= 0) {
+    throw std::runtime_error(fmt::format("--batch-size must be positive (got {})", options.batch_size));
+  }
+  if (options.num_batches < 0) {
+    throw std::runtime_error(fmt::format("--batches must be ≥ 0 (got {})", options.num_batches));
+  }
+  const std::int64_t n = dataset.size();
+  const std::int64_t wanted = options.num_batches * options.batch_size;
+  if (wanted > n) {
+    throw std::runtime_error(fmt::format(
+        "{} batches of {} need {} examples but the data has {} (lower --batches/--batch-size "
+        "or add examples)",
+        options.num_batches, options.batch_size, wanted, n));
+  }
+  at::Tensor order;
+  if (options.shuffle) {
+    at::Generator gen = at::detail::createCPUGenerator(options.seed);
+    order = at::randperm(n, gen, at::TensorOptions().dtype(at::kLong));
+  }
+  const std::int64_t used = options.num_batches > 0 ? wanted : n;
+  std::vector<Batch> batches;
+  for (std::int64_t start = 0; start < used; start += options.batch_size) {
+    const std::int64_t end = std::min(start + options.batch_size, used);
+    if (options.shuffle) {
+      at::Tensor idx = order.slice(0, start, end);
+      batches.push_back({dataset.inputs.index_select(0, idx), dataset.targets.index_select(0, idx)});
+    } else {
+      batches.push_back({dataset.inputs.slice(0, start, end), dataset.targets.slice(0, start, end)});
+    }
+  }
+  return batches;
+}
+
+Dataset to_dtype(const Dataset& dataset, at::ScalarType dtype) {
+  Dataset out = dataset;
+  if (at::isFloatingType(out.inputs.scalar_type())) out.inputs = out.inputs.to(dtype);
+  if (at::isFloatingType(out.targets.scalar_type())) out.targets = out.targets.to(dtype);
+  return out;
+}
+
+}  // namespace blockscope::data

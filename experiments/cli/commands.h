@@ -1,0 +1,12 @@
+// Subcommands of the `blockscope` binary. Each register_* adds its CLI11
+// subcommand with --help text and the callback that runs it.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace blockscope::cli {
+
+void register_models(CLI::App& app);
+void register_info(CLI::App& app);
+
+}  // namespace blockscope::cli

@@ -1,0 +1,30 @@
+#include <ATen/core/grad_mode.h>
+#include <ATen/Context.h>
+#include <fmt/format.h>
+
+#include "experiments/models/model.h"
+#include "experiments/models/torchscript_model.h"
+#include "experiments/models/zoo/zoo.h"
+
+namespace blockscope::models {
+
+std::unique_ptr<Model> load_model(const std::string& spec, std::uint64_t seed) {
+  const bool looks_like_file = spec.size() > 3 && (spec.rfind(".pt") == spec.size() - 3 ||
+                                                   spec.find('/') != std::string::npos);
+  if (looks_like_file) return std::make_unique<TorchScriptModel>(spec);
+  ModelSpec parsed(spec);
+  const ZooEntry* entry = find_zoo_entry(parsed.name());
+  if (!entry) {
+    std::string valid;
+    for (const ZooEntry& e : zoo()) valid += (valid.empty() ? "" : ", ") + e.name;
+    throw std::runtime_error(fmt::format(
+        "unknown model '{}' (valid zoo models: {}; or give a TorchScript file ending in .pt)",
+        parsed.name(), valid));
+  }
+  at::manual_seed(seed);
+  std::unique_ptr<Model> model = entry->build(parsed);
+  parsed.finish(entry->options);
+  return model;
+}
+
+}  // namespace blockscope::models

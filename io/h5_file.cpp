@@ -1,0 +1,306 @@
+#include "io/h5_file.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <numeric>
+#include <stdexcept>
+#include <system_error>
+
+namespace blockscope::io {
+namespace {
+
+// HDF5 prints its own error stack to stderr by default; blockscope reports
+// one line itself.
+void silence_hdf5_errors() {
+  static const bool silenced = [] {
+    H5::Exception::dontPrint();
+    return true;
+  }();
+  (void)silenced;
+}
+
+H5::DataSpace space_for(const std::vector<hsize_t>& dims) {
+  if (dims.empty()) return H5::DataSpace(H5S_SCALAR);
+  return H5::DataSpace(static_cast<int>(dims.size()), dims.data());
+}
+
+template <typename T>
+void write_array_impl(H5::Group& group, const std::string& name, const T* data,
+                      const std::vector<hsize_t>& dims, const H5::PredType& file_type,
+                      const H5::PredType& mem_type) {
+  H5::DataSet ds = group.createDataSet(name, file_type, space_for(dims));
+  std::uint64_t n = std::accumulate(dims.begin(), dims.end(), std::uint64_t{1},
+                                    [](std::uint64_t a, hsize_t b) { return a * b; });
+  if (n > 0) ds.write(data, mem_type);
+}
+
+template <typename T>
+std::vector<T> read_array_impl(const H5::Group& group, const std::string& name,
+                               const H5::PredType& mem_type) {
+  DatasetInfo info = dataset_info(group, name);
+  std::vector<T> out(info.num_elements());
+  if (!out.empty()) group.openDataSet(name).read(out.data(), mem_type);
+  return out;
+}
+
+H5::StrType utf8_string_type() {
+  H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+  type.setCset(H5T_CSET_UTF8);
+  return type;
+}
+
+}  // namespace
+
+AtomicH5Writer::AtomicH5Writer(std::filesystem::path path, const std::string& schema)
+    : path_(std::move(path)) {
+  silence_hdf5_errors();
+  std::filesystem::path parent = path_.parent_path();
+  if (!parent.empty() && !std::filesystem::is_directory(parent)) {
+    throw std::runtime_error(fmt::format(
+        "cannot write {}: directory {} does not exist (create it or choose another --out)",
+        path_.string(), parent.string()));
+  }
+  temp_path_ = path_;
+  temp_path_ += fmt::format(".tmp-{}", static_cast<long>(::getpid()));
+  try {
+    file_ = H5::H5File(temp_path_.string(), H5F_ACC_TRUNC);
+  } catch (const H5::Exception&) {
+    throw std::runtime_error(fmt::format("cannot create {} (is the directory writable?)",
+                                         temp_path_.string()));
+  }
+  H5::Group root = file_.openGroup("/");
+  set_attribute(root, "schema", schema);
+}
+
+AtomicH5Writer::~AtomicH5Writer() {
+  if (committed_) return;
+  try {
+    file_.close();
+  } catch (...) {
+  }
+  std::error_code ignored;
+  std::filesystem::remove(temp_path_, ignored);
+}
+
+void AtomicH5Writer::commit() {
+  file_.close();
+  std::error_code ec;
+  std::filesystem::rename(temp_path_, path_, ec);
+  if (ec) {
+    std::filesystem::remove(temp_path_, ec);
+    throw std::runtime_error(
+        fmt::format("cannot move the finished file onto {}: {}", path_.string(), ec.message()));
+  }
+  committed_ = true;
+}
+
+H5::H5File open_for_reading(const std::filesystem::path& path) {
+  silence_hdf5_errors();
+  if (!std::filesystem::exists(path)) {
+    throw std::runtime_error(fmt::format("file not found: {} (check the path)", path.string()));
+  }
+  if (H5::H5File::isHdf5(path.string()) <= 0) {
+    throw std::runtime_error(fmt::format(
+        "{} is not an HDF5 file (corrupt or another format; blockscope reads .h5 files)",
+        path.string()));
+  }
+  try {
+    return H5::H5File(path.string(), H5F_ACC_RDONLY);
+  } catch (const H5::Exception& e) {
+    throw std::runtime_error(fmt::format("cannot open HDF5 file {}: {} (is it corrupt?)",
+                                         path.string(), e.getDetailMsg()));
+  }
+}
+
+H5::Group ensure_group(H5::H5File& file, const std::string& path) {
+  std::string prefix;
+  H5::Group group = file.openGroup("/");
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    std::string part = path.substr(start, end - start);
+    if (!part.empty()) {
+      prefix += "/" + part;
+      group = file.nameExists(prefix) ? file.openGroup(prefix) : file.createGroup(prefix);
+    }
+    start = end + 1;
+  }
+  return group;
+}
+
+bool has_dataset(const H5::Group& group, const std::string& name) {
+  if (!group.nameExists(name)) return false;
+  return group.childObjType(name) == H5O_TYPE_DATASET;
+}
+
+void set_attribute(H5::H5Object& object, const std::string& name, const std::string& value) {
+  if (object.attrExists(name)) object.removeAttr(name);
+  H5::StrType type = utf8_string_type();
+  H5::Attribute attr = object.createAttribute(name, type, H5::DataSpace(H5S_SCALAR));
+  attr.write(type, value);
+}
+
+void set_attribute(H5::H5Object& object, const std::string& name, const char* value) {
+  set_attribute(object, name, std::string(value));
+}
+
+void set_attribute(H5::H5Object& object, const std::string& name, double value) {
+  if (object.attrExists(name)) object.removeAttr(name);
+  object.createAttribute(name, H5::PredType::NATIVE_DOUBLE, H5::DataSpace(H5S_SCALAR))
+      .write(H5::PredType::NATIVE_DOUBLE, &value);
+}
+
+void set_attribute(H5::H5Object& object, const std::string& name, std::int64_t value) {
+  if (object.attrExists(name)) object.removeAttr(name);
+  object.createAttribute(name, H5::PredType::NATIVE_INT64, H5::DataSpace(H5S_SCALAR))
+      .write(H5::PredType::NATIVE_INT64, &value);
+}
+
+void set_attribute(H5::H5Object& object, const std::string& name, int value) {
+  set_attribute(object, name, static_cast<std::int64_t>(value));
+}
+
+void set_attribute(H5::H5Object& object, const std::string& name, bool value) {
+  // h5py reads this as numpy.bool_ through the HDF5 enum convention.
+  std::uint8_t v = value ? 1 : 0;
+  if (object.attrExists(name)) object.removeAttr(name);
+  H5::EnumType type(H5::PredType::NATIVE_INT8);
+  std::int8_t f = 0, t = 1;
+  type.insert("FALSE", &f);
+  type.insert("TRUE", &t);
+  object.createAttribute(name, type, H5::DataSpace(H5S_SCALAR)).write(type, &v);
+}
+
+bool has_attribute(const H5::H5Object& object, const std::string& name) {
+  return object.attrExists(name);
+}
+
+std::string read_string_attribute(const H5::H5Object& object, const std::string& name) {
+  if (!object.attrExists(name)) {
+    throw std::runtime_error(fmt::format("attribute '{}' is missing", name));
+  }
+  H5::Attribute attr = object.openAttribute(name);
+  if (attr.getTypeClass() != H5T_STRING) {
+    throw std::runtime_error(fmt::format("attribute '{}' is not a string", name));
+  }
+  std::string value;
+  attr.read(attr.getStrType(), value);
+  return value;
+}
+
+double read_double_attribute(const H5::H5Object& object, const std::string& name) {
+  if (!object.attrExists(name)) {
+    throw std::runtime_error(fmt::format("attribute '{}' is missing", name));
+  }
+  double value = 0;
+  object.openAttribute(name).read(H5::PredType::NATIVE_DOUBLE, &value);
+  return value;
+}
+
+std::int64_t read_int_attribute(const H5::H5Object& object, const std::string& name) {
+  if (!object.attrExists(name)) {
+    throw std::runtime_error(fmt::format("attribute '{}' is missing", name));
+  }
+  std::int64_t value = 0;
+  object.openAttribute(name).read(H5::PredType::NATIVE_INT64, &value);
+  return value;
+}
+
+void write_strings(H5::Group& group, const std::string& name,
+                   const std::vector<std::string>& values) {
+  std::vector<const char*> pointers;
+  pointers.reserve(values.size());
+  for (const std::string& v : values) pointers.push_back(v.c_str());
+  hsize_t n = values.size();
+  H5::DataSet ds = group.createDataSet(name, utf8_string_type(), H5::DataSpace(1, &n));
+  if (n > 0) ds.write(pointers.data(), utf8_string_type());
+}
+
+std::vector<std::string> read_strings(const H5::Group& group, const std::string& name) {
+  if (!has_dataset(group, name)) {
+    throw std::runtime_error(fmt::format("string dataset '{}' is missing", name));
+  }
+  H5::DataSet ds = group.openDataSet(name);
+  if (ds.getTypeClass() != H5T_STRING) {
+    throw std::runtime_error(fmt::format("dataset '{}' does not hold strings", name));
+  }
+  H5::DataSpace space = ds.getSpace();
+  hsize_t n = static_cast<hsize_t>(space.getSimpleExtentNpoints());
+  H5::StrType type = ds.getStrType();
+  std::vector<std::string> out;
+  out.reserve(n);
+  if (type.isVariableStr()) {
+    std::vector<char*> raw(n, nullptr);
+    H5::StrType mem = utf8_string_type();
+    if (n > 0) ds.read(raw.data(), mem);
+    for (char* s : raw) out.emplace_back(s ? s : "");
+    if (n > 0) H5::DataSet::vlenReclaim(raw.data(), mem, space);
+  } else {
+    std::size_t width = type.getSize();
+    std::vector<char> buffer(n * width);
+    if (n > 0) ds.read(buffer.data(), type);
+    for (hsize_t i = 0; i < n; ++i) {
+      const char* s = buffer.data() + i * width;
+      out.emplace_back(s, strnlen(s, width));
+    }
+  }
+  return out;
+}
+
+void write_array(H5::Group& group, const std::string& name, const double* data,
+                 const std::vector<hsize_t>& dims) {
+  write_array_impl(group, name, data, dims, H5::PredType::IEEE_F64LE, H5::PredType::NATIVE_DOUBLE);
+}
+void write_array(H5::Group& group, const std::string& name, const float* data,
+                 const std::vector<hsize_t>& dims) {
+  write_array_impl(group, name, data, dims, H5::PredType::IEEE_F32LE, H5::PredType::NATIVE_FLOAT);
+}
+void write_array(H5::Group& group, const std::string& name, const std::int64_t* data,
+                 const std::vector<hsize_t>& dims) {
+  write_array_impl(group, name, data, dims, H5::PredType::STD_I64LE, H5::PredType::NATIVE_INT64);
+}
+void write_array(H5::Group& group, const std::string& name, const std::uint8_t* data,
+                 const std::vector<hsize_t>& dims) {
+  write_array_impl(group, name, data, dims, H5::PredType::STD_U8LE, H5::PredType::NATIVE_UINT8);
+}
+
+std::uint64_t DatasetInfo::num_elements() const {
+  return std::accumulate(dims.begin(), dims.end(), std::uint64_t{1},
+                         [](std::uint64_t a, hsize_t b) { return a * b; });
+}
+
+std::string DatasetInfo::shape_string() const {
+  std::string s = "[";
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    s += (i ? ", " : "") + std::to_string(dims[i]);
+  }
+  return s + "]";
+}
+
+DatasetInfo dataset_info(const H5::Group& group, const std::string& name) {
+  if (!has_dataset(group, name)) {
+    throw std::runtime_error(fmt::format("dataset '{}' is missing", name));
+  }
+  H5::DataSet ds = group.openDataSet(name);
+  DatasetInfo info;
+  H5::DataSpace space = ds.getSpace();
+  info.dims.resize(static_cast<std::size_t>(space.getSimpleExtentNdims()));
+  if (!info.dims.empty()) space.getSimpleExtentDims(info.dims.data());
+  info.type_class = ds.getTypeClass();
+  info.element_size = ds.getDataType().getSize();
+  return info;
+}
+
+std::vector<double> read_doubles(const H5::Group& group, const std::string& name) {
+  return read_array_impl<double>(group, name, H5::PredType::NATIVE_DOUBLE);
+}
+std::vector<float> read_floats(const H5::Group& group, const std::string& name) {
+  return read_array_impl<float>(group, name, H5::PredType::NATIVE_FLOAT);
+}
+std::vector<std::int64_t> read_int64s(const H5::Group& group, const std::string& name) {
+  return read_array_impl<std::int64_t>(group, name, H5::PredType::NATIVE_INT64);
+}
+
+}  // namespace blockscope::io

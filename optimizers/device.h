@@ -1,0 +1,20 @@
+// Which compute devices this build can use. One entry point per question;
+// callers never test BLOCKSCOPE_WITH_CUDA themselves (style.md 7).
+#pragma once
+
+#include <string>
+
+namespace blockscope::optimizers {
+
+struct CudaStatus {
+  bool compiled = false;  // built with BLOCKSCOPE_CUDA
+  int device_count = 0;   // GPUs visible at run time (0 without a driver)
+  std::string runtime;    // e.g. "CUDA runtime 13.0", or why none
+};
+
+CudaStatus cuda_status();
+
+// Throws a sentence saying how to get CUDA when this build or machine lacks it.
+void require_cuda();
+
+}  // namespace blockscope::optimizers
