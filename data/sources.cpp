@@ -25,6 +25,10 @@ void require(bool ok, const std::string& source, const std::string& what) {
   }
 }
 
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 std::int64_t sequence_length(const InputSpec& input, const SourceOptions& options) {
   return options.sequence_length > 0 ? options.sequence_length : input.example_shape.at(0);
 }
@@ -46,10 +50,9 @@ Dataset load_dataset(const std::string& spec, const InputSpec& input, const Sour
   if (options.examples <= 0) {
     throw std::runtime_error(fmt::format("--examples must be positive (got {})", options.examples));
   }
-  const bool is_file = spec.size() > 3 && (spec.rfind(".h5") == spec.size() - 3 ||
-                                           spec.rfind(".hdf5") == spec.size() - 5 ||
-                                           spec.find('/') != std::string::npos);
-  if (is_file) return read_h5_dataset(spec);
+  if (ends_with(spec, ".h5") || ends_with(spec, ".hdf5") || spec.find('/') != std::string::npos) {
+    return read_h5_dataset(spec);
+  }
 
   std::string name = spec;
   if (name == "auto") {

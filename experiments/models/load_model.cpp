@@ -9,9 +9,10 @@
 namespace blockscope::models {
 
 std::unique_ptr<Model> load_model(const std::string& spec, std::uint64_t seed) {
-  const bool looks_like_file = spec.size() > 3 && (spec.rfind(".pt") == spec.size() - 3 ||
-                                                   spec.find('/') != std::string::npos);
-  if (looks_like_file) return std::make_unique<TorchScriptModel>(spec);
+  const bool ends_with_pt = spec.size() >= 3 && spec.compare(spec.size() - 3, 3, ".pt") == 0;
+  if (ends_with_pt || spec.find('/') != std::string::npos) {
+    return std::make_unique<TorchScriptModel>(spec);
+  }
   ModelSpec parsed(spec);
   const ZooEntry* entry = find_zoo_entry(parsed.name());
   if (!entry) {
