@@ -1,0 +1,55 @@
+// Host/device portability for the per-element optimizer math: the
+// BLOCKSCOPE_HD qualifier, bit casts and fp32 products that never fuse.
+//
+// The CPU reference loops and the CUDA kernels call the same inline functions
+// (style.md 2). For both to produce the same bits, every product that feeds an
+// addition, and every product a function returns, goes through mul_rn: nvcc
+// contracts a*b + c into one FMA by default (--fmad=true) while the host build
+// does not (ISO C++ mode, -ffp-contract=off), and __fmul_rn is never contracted.
+// Callers' own arithmetic is theirs to keep contraction-free. Division and sqrtf are IEEE-rounded on the
+// device unless fast-math is on, which blockscope never enables.
+// Not here: memory movement, reductions, anything that needs <cuda_fp16.h>.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#if defined(__CUDACC__)
+#define BLOCKSCOPE_HD __host__ __device__
+#else
+#define BLOCKSCOPE_HD
+#endif
+
+namespace blockscope::optimizers::math {
+
+// fp32 <-> its IEEE-754 bit pattern.
+BLOCKSCOPE_HD inline std::uint32_t float_bits(float x) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(x);
+#else
+  std::uint32_t u;
+  std::memcpy(&u, &x, sizeof(u));
+  return u;
+#endif
+}
+
+BLOCKSCOPE_HD inline float bits_float(std::uint32_t u) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(u);
+#else
+  float x;
+  std::memcpy(&x, &u, sizeof(x));
+  return x;
+#endif
+}
+
+// a * b rounded to fp32 on its own, never fused with a following addition.
+BLOCKSCOPE_HD inline float mul_rn(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+
+}  // namespace blockscope::optimizers::math
