@@ -8,5 +8,9 @@ namespace blockscope::cli {
 
 void register_models(CLI::App& app);
 void register_info(CLI::App& app);
+void register_spectrum(CLI::App& app);
+void register_dense(CLI::App& app);
+void register_coupling(CLI::App& app);
+void register_partition(CLI::App& app);
 
 }  // namespace blockscope::cli

@@ -26,6 +26,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", version_text);
   blockscope::cli::register_models(app);
   blockscope::cli::register_info(app);
+  blockscope::cli::register_spectrum(app);
+  blockscope::cli::register_dense(app);
+  blockscope::cli::register_coupling(app);
+  blockscope::cli::register_partition(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

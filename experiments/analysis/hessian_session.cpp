@@ -1,0 +1,133 @@
+#include "experiments/analysis/hessian_session.h"
+
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <random>
+
+#include "data/loss.h"
+#include "data/sources.h"
+#include "hessian/random.h"
+#include "partition/partition.h"
+
+namespace blockscope::analysis {
+namespace {
+
+bool is_file_source(const std::string& data) {
+  return data.find(".h5") != std::string::npos || data.find(".hdf5") != std::string::npos ||
+         data.find('/') != std::string::npos;
+}
+
+std::vector<Block> per_tensor_blocks(const hessian::ParameterLayout& layout) {
+  std::vector<Block> blocks;
+  for (std::size_t t = 0; t < layout.names.size(); ++t) {
+    blocks.push_back({layout.names[t], {{layout.offsets[t], layout.offsets[t + 1]}}});
+  }
+  return blocks;
+}
+
+// The blocks of a partition file in global indices, after checking that the
+// partition was made for this model (names and shapes). A block inside one
+// tensor is named "tensor[begin:end]" (or just "tensor" when it is all of it).
+std::vector<Block> partition_blocks(const partition::Partition& p, const hessian::ParameterLayout& layout) {
+  std::vector<partition::TensorInfo> model;
+  for (std::size_t t = 0; t < layout.names.size(); ++t) model.push_back({layout.names[t], layout.shapes[t]});
+  p.validate_against(model);
+  std::vector<Block> blocks(static_cast<std::size_t>(p.num_blocks()));
+  for (const partition::TensorBlocks& tb : p.tensors()) {
+    const std::int64_t offset = layout.offsets[layout.index_of(tb.tensor.name)];
+    for (std::int64_t k = 0; k < tb.num_ranges(); ++k) {
+      const partition::BlockRange r = tb.range(k);
+      Block& block = blocks[static_cast<std::size_t>(r.block)];
+      block.ranges.push_back({offset + r.begin, offset + r.end});
+      const std::string piece = (r.begin == 0 && r.end == tb.tensor.numel())
+                                    ? tb.tensor.name
+                                    : fmt::format("{}[{}:{}]", tb.tensor.name, r.begin, r.end);
+      block.name = block.name.empty() ? piece : fmt::format("block {}", r.block);
+    }
+  }
+  for (Block& block : blocks) {
+    std::sort(block.ranges.begin(), block.ranges.end(),
+              [](const hessian::IndexRange& a, const hessian::IndexRange& b) { return a.begin < b.begin; });
+  }
+  return blocks;
+}
+
+// Keeps a seeded sample of `count` blocks, in their original order.
+std::vector<Block> sample_blocks(std::vector<Block> blocks, std::int64_t count, std::uint64_t seed) {
+  if (count <= 0 || count >= static_cast<std::int64_t>(blocks.size())) return blocks;
+  std::vector<std::size_t> index(blocks.size());
+  for (std::size_t i = 0; i < index.size(); ++i) index[i] = i;
+  std::mt19937_64 rng(hessian::derive_seed(seed, 0x626c6f636b73));  // "blocks"
+  for (std::size_t i = 0; i < static_cast<std::size_t>(count); ++i) {
+    std::size_t j = i + rng() % (index.size() - i);  // Fisher–Yates, portable
+    std::swap(index[i], index[j]);
+  }
+  std::sort(index.begin(), index.begin() + count);
+  std::vector<Block> kept;
+  for (std::int64_t i = 0; i < count; ++i) kept.push_back(std::move(blocks[index[i]]));
+  return kept;
+}
+
+}  // namespace
+
+void add_hessian_options(CLI::App& cmd, HessianInputs& in) {
+  cmd.add_option("--model,-m", in.model, "zoo model (see `blockscope models`) or TorchScript .pt")->capture_default_str();
+  cmd.add_option("--data,-d", in.data, "data source (auto, mixture, images, markov, text) or FILE.h5")->capture_default_str();
+  cmd.add_option("--batch-size", in.batch_size, "examples per batch")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd.add_option("--batches", in.batches,
+                 "batches in the fixed list (default: the whole HDF5 file, or 1 batch of a synthetic source)");
+  cmd.add_option("--examples", in.examples, "examples drawn from a synthetic source (default batch-size × batches)");
+  cmd.add_option("--dtype", in.dtype, "float32 or float64 (converts model and data)")
+      ->capture_default_str()->check(CLI::IsMember({"float32", "float64"}));
+  cmd.add_option("--seed", in.seed, "seed for model initialisation, data, probes")->capture_default_str();
+  cmd.add_option("--graph-memory-gib", in.graph_memory_gib,
+                 "reuse first-order graphs across HVPs while they fit in this much memory")->capture_default_str();
+  cmd.add_option("--blocks", in.blocks_file, "partition file (blockscope.partition/1) defining the blocks; default per tensor");
+  cmd.add_option("--max-blocks", in.max_blocks, "analyse a seeded sample of this many blocks (0 = all)")->capture_default_str();
+}
+
+HessianSession open_hessian_session(const HessianInputs& in) {
+  HessianSession s;
+  s.model = models::load_model(in.model, in.seed);
+  const bool from_file = is_file_source(in.data);
+  std::int64_t batches = in.batches >= 0 ? in.batches : (from_file ? 0 : 1);
+  if (!from_file && batches == 0) batches = 1;
+  const std::int64_t examples = in.examples > 0 ? in.examples : in.batch_size * std::max<std::int64_t>(batches, 1);
+  s.dataset = data::load_dataset(in.data, s.model->input_spec(), {examples, 0, in.seed});
+  data::check_dataset_fits(s.dataset, s.model->input_spec());
+  if (in.dtype == "float64") {
+    s.model->to(at::kDouble);
+    s.dataset = data::to_dtype(s.dataset, at::kDouble);
+  }
+  std::vector<data::Batch> list = data::make_batches(s.dataset, {in.batch_size, batches, false, in.seed});
+  s.hessian = std::make_unique<hessian::LossHessian>(*s.model, list, hessian::HvpSettings{true, in.graph_memory_gib});
+  if (in.blocks_file.empty()) {
+    s.blocks = per_tensor_blocks(s.hessian->layout());
+    s.block_source = "per-tensor";
+  } else {
+    s.blocks = partition_blocks(partition::Partition::load(in.blocks_file), s.hessian->layout());
+    s.block_source = in.blocks_file;
+  }
+  s.blocks = sample_blocks(std::move(s.blocks), in.max_blocks, in.seed);
+  s.settings = {
+      {"model", s.model->description()},
+      {"model_spec", in.model},
+      {"data", s.dataset.description},
+      {"dtype", in.dtype},
+      {"n_batches", static_cast<std::int64_t>(list.size())},
+      {"batch_size", in.batch_size},
+      {"examples", s.hessian->num_examples()},
+      {"loss", s.hessian->loss()},
+      {"loss_name", data::loss_name(s.dataset.targets)},
+      {"graph_reused", s.hessian->graph_reused()},
+      {"block_source", s.block_source},
+      {"max_blocks", in.max_blocks},
+      {"parameters", s.model->num_parameters()},
+      {"intra_op_threads", static_cast<std::int64_t>(at::get_num_threads())},
+  };
+  return s;
+}
+
+}  // namespace blockscope::analysis

@@ -1,0 +1,153 @@
+// `blockscope partition`: build a partition of a model's parameters by a
+// named strategy and save it (schema blockscope.partition/1), printing a
+// summary: blocks per tensor, v scalars, optimizer-state bytes per parameter.
+//
+// Gradient-driven strategies (gefen) take the first-step gradient from
+// --model/--data (one batch, the model in training mode) or from
+// --gradients FILE.h5 (one dataset per parameter, named by its qualified
+// name; names and shapes then come from the file and --model is optional).
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include <fstream>
+
+#include "data/loss.h"
+#include "data/sources.h"
+#include "experiments/cli/commands.h"
+#include "experiments/models/model.h"
+#include "io/h5_file.h"
+#include "partition/strategies.h"
+
+namespace blockscope::cli {
+namespace {
+
+struct PartitionOptions {
+  std::string strategy = "adam-mini";
+  std::string model = "gpt";
+  std::string data = "auto";
+  std::string gradients;
+  std::int64_t batch_size = 32;
+  std::uint64_t seed = 0;
+  std::int64_t n_heads = 0, n_kv_heads = 0, head_dim = 0;
+  std::string gefen_rule = "v1.2.3";
+  std::string out = "partition.h5";
+  std::string json;
+};
+
+// Names, shapes and float32 gradients from a --gradients file.
+void read_gradient_file(const std::string& path, std::vector<partition::TensorInfo>& model,
+                        std::vector<std::vector<float>>& grads) {
+  H5::H5File file = io::open_for_reading(path);
+  H5::Group root = file.openGroup("/");
+  for (hsize_t i = 0; i < root.getNumObjs(); ++i) {
+    const std::string name = root.getObjnameByIdx(i);
+    if (root.getObjTypeByIdx(i) != H5G_DATASET) continue;
+    io::DatasetInfo info = io::dataset_info(root, name);
+    if (info.type_class != H5T_FLOAT) {
+      throw std::runtime_error(fmt::format("{}: gradient '{}' is not floating point", path, name));
+    }
+    model.push_back({name, std::vector<std::int64_t>(info.dims.begin(), info.dims.end())});
+    grads.push_back(io::read_floats(root, name));
+  }
+  if (model.empty()) {
+    throw std::runtime_error(fmt::format(
+        "{} holds no gradient datasets (write one dataset per parameter, named by its qualified name)", path));
+  }
+}
+
+// The gradient of the first batch's mean loss, per parameter, in float32.
+std::vector<std::vector<float>> first_step_gradients(models::Model& model, const PartitionOptions& o) {
+  data::Dataset d = data::load_dataset(o.data, model.input_spec(), {o.batch_size, 0, o.seed});
+  data::check_dataset_fits(d, model.input_spec());
+  data::Batch batch = data::make_batches(d, {o.batch_size, 1, false, o.seed}).front();
+  model.set_training(true);
+  at::Tensor loss = data::mean_loss(model.forward(batch.inputs), batch.targets);
+  std::vector<at::Tensor> params;
+  for (const auto& p : model.parameters()) params.push_back(p.tensor);
+  std::vector<at::Tensor> g = torch::autograd::grad({loss}, params, {}, false, false, true);
+  std::vector<std::vector<float>> out;
+  for (std::size_t t = 0; t < g.size(); ++t) {
+    at::Tensor flat = (g[t].defined() ? g[t] : at::zeros_like(params[t])).reshape({-1}).to(at::kFloat).contiguous();
+    out.emplace_back(flat.data_ptr<float>(), flat.data_ptr<float>() + flat.numel());
+  }
+  return out;
+}
+
+void print_summary(const partition::Partition& p) {
+  std::size_t width = 4;
+  for (const auto& t : p.tensors()) width = std::max(width, t.tensor.name.size());
+  fmt::print("partition: {} — {} parameters in {} tensors\n\n", p.strategy(), p.num_parameters(), p.num_tensors());
+  fmt::print("{:<{}}  {:<16} {:>10} {:>8} {:>10}\n", "tensor", width, "shape", "numel", "blocks", "block size");
+  for (const auto& t : p.tensors()) {
+    const std::int64_t ranges = t.num_ranges();
+    const std::string size = t.period > 0 ? std::to_string(t.period) : "varies";
+    fmt::print("{:<{}}  {:<16} {:>10} {:>8} {:>10}\n", t.tensor.name, width, partition::shape_string(t.tensor.shape),
+               t.tensor.numel(), ranges, size);
+  }
+  const double n = double(p.num_parameters()), v = double(p.num_blocks());
+  fmt::print("\nv scalars: {} ({:.4f} % of AdamW's {})\n", p.num_blocks(), 100.0 * v / n, p.num_parameters());
+  fmt::print("optimizer state with this partition, bytes/param (fp32 v and scales):\n");
+  fmt::print("  shared v + fp32 m (adam-mini)           {:.4f}\n", 4.0 + 4.0 * v / n);
+  fmt::print("  shared v + 8-bit codebook m (gefen)     {:.4f}\n", 1.0 + 8.0 * v / n);
+  fmt::print("  reference: adamw fp32 8.0000, flash-adamw 3.1250\n");
+}
+
+void run_partition(const PartitionOptions& o) {
+  partition::StrategyInputs inputs;
+  std::vector<std::vector<float>> grads;
+  std::unique_ptr<models::Model> model;
+  if (!o.gradients.empty()) {
+    read_gradient_file(o.gradients, inputs.model, grads);
+  } else {
+    model = models::load_model(o.model, o.seed);
+    for (const auto& p : model->parameters()) inputs.model.push_back({p.name, p.tensor.sizes().vec()});
+    if (o.strategy == "gefen") grads = first_step_gradients(*model, o);
+  }
+  partition::HeadConfig heads;
+  if (model && !model->attention().empty()) {
+    const auto& a = model->attention().front();
+    heads = {a.n_head, a.n_kv_head, a.head_dim};
+  }
+  if (o.n_heads > 0) heads.n_head = o.n_heads;
+  if (o.n_kv_heads > 0) heads.n_kv_head = o.n_kv_heads;
+  if (o.head_dim > 0) heads.head_dim = o.head_dim;
+  if (heads.n_kv_head == 0) heads.n_kv_head = heads.n_head;
+  inputs.adam_mini.heads = heads;
+  inputs.gefen.rule = partition::parse_gefen_rule(o.gefen_rule);
+  for (const auto& g : grads) inputs.gradients.push_back({g.data(), static_cast<std::int64_t>(g.size())});
+
+  partition::StrategyRegistry registry;
+  partition::Partition p = registry.make(o.strategy, inputs);
+  p.save(o.out);
+  if (!o.json.empty()) {
+    std::ofstream(o.json) << p.summary().dump(2) << "\n";
+  }
+  print_summary(p);
+  fmt::print("wrote {}{}\n", o.out, o.json.empty() ? "" : " and " + o.json);
+}
+
+}  // namespace
+
+void register_partition(CLI::App& app) {
+  CLI::App* cmd = app.add_subcommand("partition", "Partition a model's parameters into blocks that share optimizer statistics");
+  auto o = std::make_shared<PartitionOptions>();
+  partition::StrategyRegistry registry;
+  std::string help = "strategy:";
+  for (const auto& name : registry.names()) help += fmt::format("\n  {:<12} {}", name, registry.help(name));
+  cmd->add_option("--strategy,-s", o->strategy, help)->capture_default_str();
+  cmd->add_option("--model,-m", o->model, "zoo model or TorchScript .pt")->capture_default_str();
+  cmd->add_option("--data,-d", o->data, "data for gradient-driven strategies (first batch)")->capture_default_str();
+  cmd->add_option("--gradients", o->gradients, "HDF5 file of saved gradients, one dataset per parameter name (replaces --model/--data)");
+  cmd->add_option("--batch-size", o->batch_size, "examples in the first-step batch")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "seed for model initialisation and data")->capture_default_str();
+  cmd->add_option("--n-heads", o->n_heads, "attention heads (adam-mini; default from a zoo transformer)");
+  cmd->add_option("--n-kv-heads", o->n_kv_heads, "key/value heads under grouped-query attention");
+  cmd->add_option("--head-dim", o->head_dim, "width of one head");
+  cmd->add_option("--gefen-rule", o->gefen_rule, "period rule: v1.2.3 or v1.1.1")->capture_default_str();
+  cmd->add_option("--out,-o", o->out, "partition file (HDF5, schema blockscope.partition/1)")->capture_default_str();
+  cmd->add_option("--json", o->json, "also write a JSON summary here");
+  cmd->callback([o] { run_partition(*o); });
+}
+
+}  // namespace blockscope::cli

@@ -1,0 +1,30 @@
+// A progress line with rate and ETA on stderr for long computations.
+// On a terminal it redraws one line (at most 5 times a second); otherwise
+// (logs, CI) it prints a line at every 10 % so logs stay short.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace blockscope::cli {
+
+class ProgressBar {
+ public:
+  // `unit` names what is counted, e.g. "HVPs".
+  ProgressBar(std::string label, std::string unit);
+  void update(std::int64_t done, std::int64_t total);
+  // Prints the final line with the elapsed time.
+  void finish();
+  double elapsed_seconds() const;
+
+ private:
+  std::string label_, unit_;
+  bool terminal_;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+  int last_decile_ = -1;
+  std::int64_t done_ = 0, total_ = 0;
+  void draw(bool final);
+};
+
+}  // namespace blockscope::cli
