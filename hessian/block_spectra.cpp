@@ -14,6 +14,15 @@
 
 namespace blockscope::hessian {
 
+void validate(const BlockSpectraOptions& options) {
+  if (options.slq.steps < 2) throw std::runtime_error(fmt::format("--lanczos-steps must be ≥ 2 (got {})", options.slq.steps));
+  if (options.slq.probes < 1) throw std::runtime_error(fmt::format("--probes must be ≥ 1 (got {})", options.slq.probes));
+  if (!(options.smoothing.value > 0)) throw std::runtime_error(fmt::format("--sigma must be > 0 (got {})", options.smoothing.value));
+  if (options.grid.min_points < 4000) throw std::runtime_error(fmt::format("--grid-points must be ≥ 4000 (got {})", options.grid.min_points));
+  if (options.bootstrap_replicates < 0) throw std::runtime_error(fmt::format("--bootstrap must be ≥ 0 (got {})", options.bootstrap_replicates));
+  if (options.top_eigenvalues && options.top.k < 1) throw std::runtime_error(fmt::format("--top-k must be ≥ 0 (got {})", options.top.k));
+}
+
 BlockSpectra compute_block_spectra(const std::vector<const SymmetricOperator*>& blocks,
                                    const std::vector<std::string>& names,
                                    const BlockSpectraOptions& options,
@@ -21,9 +30,7 @@ BlockSpectra compute_block_spectra(const std::vector<const SymmetricOperator*>& 
   const std::size_t count = blocks.size();
   if (count == 0) throw std::runtime_error("no blocks to analyse");
   if (names.size() != count) throw std::runtime_error("one name per block is required");
-  if (options.slq.steps < 2) throw std::runtime_error(fmt::format("--lanczos-steps must be ≥ 2 (got {})", options.slq.steps));
-  if (options.slq.probes < 1) throw std::runtime_error(fmt::format("--probes must be ≥ 1 (got {})", options.slq.probes));
-  if (options.smoothing.value <= 0) throw std::runtime_error(fmt::format("--sigma must be > 0 (got {})", options.smoothing.value));
+  validate(options);
 
   BlockSpectra out;
   out.names = names;

@@ -50,6 +50,10 @@ struct BlockSpectra {
 // added as it happens.
 using OperationProgress = std::function<void(std::int64_t done, std::int64_t expected)>;
 
+// Throws a one-line std::runtime_error naming the bad setting (m < 2,
+// n_v < 1, σ ≤ 0, k < 1); front ends call it before any expensive set-up.
+void validate(const BlockSpectraOptions& options);
+
 // blocks[b] must outlive the call and be safe to apply from several threads
 // at once. Throws std::runtime_error on invalid options (from SLQ/grid) or
 // when a worker fails (the first error is rethrown after all workers stop).

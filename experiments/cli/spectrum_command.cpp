@@ -50,10 +50,6 @@ void print_summary(const hessian::BlockSpectra& s) {
 
 void run_spectrum(SpectrumOptions o) {
   const int threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
-  // Blocks run concurrently; each product then uses one intra-op thread.
-  if (threads > 1) at::set_num_threads(1);
-  analysis::HessianSession session = analysis::open_hessian_session(o.inputs);
-
   hessian::BlockSpectraOptions options;
   options.slq = {o.steps, o.probes, !o.no_reorthogonalize, o.inputs.seed};
   options.smoothing = {o.sigma, hessian::parse_sigma_mode(o.sigma_mode)};
@@ -62,6 +58,10 @@ void run_spectrum(SpectrumOptions o) {
   options.top.k = std::max(1, o.top_k);
   options.bootstrap_replicates = o.bootstrap;
   options.threads = threads;
+  hessian::validate(options);
+  // Blocks run concurrently; each product then uses one intra-op thread.
+  if (threads > 1) at::set_num_threads(1);
+  analysis::HessianSession session = analysis::open_hessian_session(o.inputs);
 
   std::vector<std::unique_ptr<hessian::BlockHessian>> operators;
   std::vector<const hessian::SymmetricOperator*> pointers;
@@ -103,7 +103,8 @@ void register_spectrum(CLI::App& app) {
   cmd->add_option("--sigma-mode", o->sigma_mode, "relative (σ × spectral range) or absolute")
       ->capture_default_str()->check(CLI::IsMember({"relative", "absolute"}));
   cmd->add_option("--grid-points", o->grid_points, "minimum density grid points (≥ 4000)")->capture_default_str();
-  cmd->add_option("--top-k", o->top_k, "top eigenvalues per block by Spectra (0 = skip)")->capture_default_str();
+  cmd->add_option("--top-k", o->top_k, "top eigenvalues per block by Spectra (0 = skip)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_flag("--no-reorthogonalize", o->no_reorthogonalize,
                 "skip full re-orthogonalisation (cheaper; ghost eigenvalues appear)");
   cmd->add_option("--bootstrap", o->bootstrap, "bootstrap replicates for the JS standard error")->capture_default_str();
