@@ -22,7 +22,8 @@ bool is_file_source(const std::string& data) {
 std::vector<Block> per_tensor_blocks(const hessian::ParameterLayout& layout) {
   std::vector<Block> blocks;
   for (std::size_t t = 0; t < layout.names.size(); ++t) {
-    blocks.push_back({layout.names[t], {{layout.offsets[t], layout.offsets[t + 1]}}});
+    blocks.push_back({layout.names[t], {{layout.offsets[t], layout.offsets[t + 1]}},
+                      static_cast<std::int64_t>(layout.shapes[t].size())});
   }
   return blocks;
 }
@@ -44,6 +45,7 @@ std::vector<Block> partition_blocks(const partition::Partition& p, const hessian
       const std::string piece = (r.begin == 0 && r.end == tb.tensor.numel())
                                     ? tb.tensor.name
                                     : fmt::format("{}[{}:{}]", tb.tensor.name, r.begin, r.end);
+      if (block.name.empty()) block.ndim = static_cast<std::int64_t>(tb.tensor.shape.size());
       block.name = block.name.empty() ? piece : fmt::format("block {}", r.block);
     }
   }

@@ -36,6 +36,7 @@ void add_hessian_options(CLI::App& command, HessianInputs& inputs);
 struct Block {
   std::string name;
   hessian::BlockRanges ranges;
+  std::int64_t ndim = 0;  // dimensions of the (first) tensor the block lies in
 };
 
 struct HessianSession {

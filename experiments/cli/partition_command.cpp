@@ -6,17 +6,27 @@
 // --model/--data (one batch, the model in training mode) or from
 // --gradients FILE.h5 (one dataset per parameter, named by its qualified
 // name; names and shapes then come from the file and --model is optional).
+//
+// The Hessian-driven strategy (hessian; partition/hessian_strategy.h) merges
+// neighbouring rows whose per-element statistic agrees: Hutchinson's diag(H)
+// over --probes HVPs (--statistic curvature) or E[g²] over --batches
+// minibatches (squared-gradient; from --gradients: the one saved gradient's g²),
+// on --batches batches of --batch-size examples of --data.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include <cmath>
 #include <fstream>
 
 #include "data/loss.h"
+#include "experiments/analysis/element_statistics.h"
+#include "experiments/cli/progress_bar.h"
 #include "data/sources.h"
 #include "experiments/cli/commands.h"
 #include "experiments/models/model.h"
 #include "io/h5_file.h"
+#include "partition/hessian_strategy.h"
 #include "partition/strategies.h"
 
 namespace blockscope::cli {
@@ -31,6 +41,11 @@ struct PartitionOptions {
   std::uint64_t seed = 0;
   std::int64_t n_heads = 0, n_kv_heads = 0, head_dim = 0;
   std::string gefen_rule = "v1.2.3";
+  std::string statistic = "curvature";
+  int probes = 16;
+  std::int64_t batches = 8;
+  std::int64_t target_blocks = 0;
+  double merge_threshold = std::nan("");  // unset: see HessianStrategyOptions
   std::string out = "partition.h5";
   std::string json;
 };
@@ -72,6 +87,55 @@ std::vector<std::vector<float>> first_step_gradients(models::Model& model, const
     out.emplace_back(flat.data_ptr<float>(), flat.data_ptr<float>() + flat.numel());
   }
   return out;
+}
+
+// Per-element statistics for the hessian strategy and the settings that describe them.
+std::vector<std::vector<double>> hessian_statistics(const PartitionOptions& o, const partition::StrategyInputs& in,
+                                                    nlohmann::json& settings) {
+  settings["statistic"] = o.statistic;
+  std::vector<std::vector<double>> stats;
+  if (!o.gradients.empty()) {
+    if (o.statistic == "curvature") {
+      throw std::runtime_error(
+          "the curvature statistic needs --model/--data; with --gradients use --statistic squared-gradient");
+    }
+    for (const auto& g : in.gradients) {
+      std::vector<double> sq(static_cast<std::size_t>(g.size));
+      for (std::int64_t i = 0; i < g.size; ++i) sq[i] = double(g.data[i]) * double(g.data[i]);
+      stats.push_back(std::move(sq));
+    }
+    settings["gradient_source"] = o.gradients;
+    return stats;
+  }
+  analysis::Minibatches mb = analysis::open_minibatches(o.model, o.data, o.batch_size, o.batches, o.seed);
+  settings["model"] = mb.model->description();
+  settings["data"] = mb.dataset.description;
+  settings["batches"] = o.batches;
+  settings["batch_size"] = o.batch_size;
+  settings["seed"] = static_cast<std::int64_t>(o.seed);
+  if (o.statistic == "squared-gradient") return analysis::minibatch_second_moments(*mb.model, mb.batches).v;
+  hessian::LossHessian loss_hessian(*mb.model, mb.batches, hessian::HvpSettings{});
+  ProgressBar bar("hutchinson diag(H)", "HVPs");
+  stats = analysis::hutchinson_diagonal(loss_hessian, o.probes, o.seed,
+                                        [&](std::int64_t done, std::int64_t total) { bar.update(done, total); });
+  bar.finish();
+  settings["probes"] = o.probes;
+  settings["hvp_count"] = loss_hessian.num_products();
+  return stats;
+}
+
+// The built-in strategies plus "hessian", whose builder computes its statistics when it runs.
+partition::StrategyRegistry make_registry(const PartitionOptions& o) {
+  partition::StrategyRegistry registry;
+  registry.add("hessian", "merge neighbouring rows whose curvature (Hutchinson diag H) or E[g²] agrees",
+               [&o](const partition::StrategyInputs& in) {
+                 partition::HessianStrategyOptions options;
+                 options.target_blocks = o.target_blocks;
+                 if (!std::isnan(o.merge_threshold)) options.merge_threshold = o.merge_threshold;
+                 std::vector<std::vector<double>> stats = hessian_statistics(o, in, options.settings);
+                 return partition::hessian_partition(in.model, stats, options);
+               });
+  return registry;
 }
 
 void print_summary(const partition::Partition& p) {
@@ -117,8 +181,7 @@ void run_partition(const PartitionOptions& o) {
   inputs.gefen.rule = partition::parse_gefen_rule(o.gefen_rule);
   for (const auto& g : grads) inputs.gradients.push_back({g.data(), static_cast<std::int64_t>(g.size())});
 
-  partition::StrategyRegistry registry;
-  partition::Partition p = registry.make(o.strategy, inputs);
+  partition::Partition p = make_registry(o).make(o.strategy, inputs);
   p.save(o.out);
   if (!o.json.empty()) {
     std::ofstream(o.json) << p.summary().dump(2) << "\n";
@@ -132,7 +195,7 @@ void run_partition(const PartitionOptions& o) {
 void register_partition(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("partition", "Partition a model's parameters into blocks that share optimizer statistics");
   auto o = std::make_shared<PartitionOptions>();
-  partition::StrategyRegistry registry;
+  partition::StrategyRegistry registry = make_registry(*o);
   std::string help = "strategy:";
   for (const auto& name : registry.names()) help += fmt::format("\n  {:<12} {}", name, registry.help(name));
   cmd->add_option("--strategy,-s", o->strategy, help)->capture_default_str();
@@ -145,6 +208,16 @@ void register_partition(CLI::App& app) {
   cmd->add_option("--n-kv-heads", o->n_kv_heads, "key/value heads under grouped-query attention");
   cmd->add_option("--head-dim", o->head_dim, "width of one head");
   cmd->add_option("--gefen-rule", o->gefen_rule, "period rule: v1.2.3 or v1.1.1")->capture_default_str();
+  cmd->add_option("--statistic", o->statistic, "hessian: per-element statistic, curvature or squared-gradient")
+      ->capture_default_str()->check(CLI::IsMember({"curvature", "squared-gradient"}));
+  cmd->add_option("--probes", o->probes, "hessian: Hutchinson probes (one full HVP each)")->capture_default_str();
+  cmd->add_option("--batches", o->batches, "hessian: batches of --batch-size the statistic is taken over")
+      ->capture_default_str();
+  cmd->add_option("--target-blocks", o->target_blocks, "hessian: stop merging at this many blocks (0 = no target)")
+      ->capture_default_str();
+  cmd->add_option("--merge-threshold", o->merge_threshold,
+                  "hessian: neighbours merge only when |ln level_a − ln level_b| ≤ this (default: no limit with "
+                  "--target-blocks, ln 2 without)");
   cmd->add_option("--out,-o", o->out, "partition file (HDF5, schema blockscope.partition/1)")->capture_default_str();
   cmd->add_option("--json", o->json, "also write a JSON summary here");
   cmd->callback([o] { run_partition(*o); });

@@ -1,0 +1,62 @@
+// Per-element statistics of a model on data, for the sharing diagnostics
+// (partition/diagnostics.h) and the Hessian-driven partition
+// (partition/hessian_strategy.h), which take them as plain arrays.
+//
+// Minibatch gradient dumps (`diagnose
+// --gradients`): one float dataset per parameter at the file root, named by
+// its qualified name, shaped [K, *parameter shape] — minibatch k's gradient
+// of the mean loss is row k. K is the same for every dataset.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+#include "experiments/models/model.h"
+#include "hessian/hvp.h"
+#include "partition/partition.h"
+
+namespace blockscope::analysis {
+
+using ProgressCallback = std::function<void(std::int64_t done, std::int64_t total)>;
+
+// A model, its data and K consecutive minibatches of B examples (unshuffled).
+struct Minibatches {
+  std::unique_ptr<models::Model> model;
+  data::Dataset dataset;
+  std::vector<data::Batch> batches;  // [K]
+};
+
+// Throws a one-line message for an unknown model or data, data that does not
+// fit the model, or fewer than K·B examples.
+Minibatches open_minibatches(const std::string& model, const std::string& data, std::int64_t batch_size,
+                             std::int64_t minibatches, std::uint64_t seed);
+
+// v_i = (1/K) Σ_k g_{k,i}² per parameter (flattened, float64), g_k the
+// gradient of minibatch k's mean loss with the model in TRAINING mode (what
+// an optimizer's second moment sees). tensors: the model's names and shapes.
+struct SecondMoments {
+  std::vector<partition::TensorInfo> tensors;
+  std::vector<std::vector<double>> v;  // v[t]: [numel of tensors[t]]
+  std::int64_t minibatches = 0;
+};
+
+SecondMoments minibatch_second_moments(models::Model& model, const std::vector<data::Batch>& batches,
+                                       const ProgressCallback& progress = {});
+
+// Reads a minibatch gradient dump (layout above). Throws a one-line message
+// for a missing or non-HDF5 file, no datasets, a non-float dataset, a
+// missing or inconsistent leading K axis, or a non-finite value.
+SecondMoments read_gradient_dump(const std::string& path);
+
+// Hutchinson's estimate of diag(H) of the loss Hessian (Bekas, Kokiopoulou &
+// Saad 2007): d = (1/P) Σ_p z_p ⊙ H z_p, Rademacher z_p from
+// hessian::rademacher(n, derive_seed(seed, p)); P full-model HVPs. Returned
+// per parameter tensor (flattened, float64) in the Hessian's layout order.
+std::vector<std::vector<double>> hutchinson_diagonal(const hessian::LossHessian& hessian, int probes,
+                                                     std::uint64_t seed, const ProgressCallback& progress = {});
+
+}  // namespace blockscope::analysis
