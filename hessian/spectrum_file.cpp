@@ -16,7 +16,8 @@ void write_matrix(H5::Group& group, const std::string& name, const Eigen::Matrix
 }  // namespace
 
 void write_spectrum_file(const std::filesystem::path& path, const BlockSpectra& s,
-                         const BlockSpectraOptions& options, const Attributes& settings) {
+                         const std::vector<std::int64_t>& block_ndim, const BlockSpectraOptions& options,
+                         const Attributes& settings) {
   const std::size_t B = s.names.size();
   const int probes = options.slq.probes, steps = options.slq.steps;
   io::AtomicH5Writer writer(path, "blockscope.spectrum/1");
@@ -42,6 +43,7 @@ void write_spectrum_file(const std::filesystem::path& path, const BlockSpectra& 
   io::write_strings(blocks, "names", s.names);
   std::vector<std::int64_t> sizes(s.sizes.begin(), s.sizes.end());
   io::write_array(blocks, "sizes", sizes.data(), {B});
+  io::write_array(blocks, "ndim", block_ndim.data(), {B});
 
   std::vector<double> nodes(B * probes * steps, 0.0), weights(B * probes * steps, 0.0);
   std::vector<std::int64_t> used(B * probes, 0);

@@ -1,6 +1,7 @@
 // The spectrum result file (schema blockscope.spectrum/1, design.md
 // "Spectrum file"), written atomically:
-//   /blocks/names [B], /blocks/sizes [B]
+//   /blocks/names [B], /blocks/sizes [B], /blocks/ndim [B] (of the tensor
+//   holding the block: 1 = biases/norms, ≥ 2 = weight matrices/kernels)
 //   /slq/nodes [B, n_v, m], /slq/weights [B, n_v, m] (unused steps: 0),
 //   /slq/steps [B, n_v]
 //   /density/grid [G], /density/values [B, G]
@@ -30,6 +31,7 @@ using Attribute = std::variant<std::string, double, std::int64_t, bool>;
 using Attributes = std::map<std::string, Attribute>;
 
 void write_spectrum_file(const std::filesystem::path& path, const BlockSpectra& spectra,
-                         const BlockSpectraOptions& options, const Attributes& settings);
+                         const std::vector<std::int64_t>& block_ndim, const BlockSpectraOptions& options,
+                         const Attributes& settings);
 
 }  // namespace blockscope::hessian

@@ -12,5 +12,8 @@ void register_spectrum(CLI::App& app);
 void register_dense(CLI::App& app);
 void register_coupling(CLI::App& app);
 void register_partition(CLI::App& app);
+void register_report(CLI::App& app);
+void register_diagnose(CLI::App& app);
+void register_train(CLI::App& app);
 
 }  // namespace blockscope::cli

@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
   blockscope::cli::register_dense(app);
   blockscope::cli::register_coupling(app);
   blockscope::cli::register_partition(app);
+  blockscope::cli::register_report(app);
+  blockscope::cli::register_diagnose(app);
+  blockscope::cli::register_train(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

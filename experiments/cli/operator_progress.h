@@ -19,7 +19,8 @@ class ReportingOperator final : public hessian::SymmetricOperator {
   void apply(const double* x, double* y) const override {
     base_.perform_op(x, y);
     std::lock_guard<std::mutex> lock(mutex_);
-    bar_.update(++done_, std::max(done_, expected_));
+    ++done_;
+    bar_.update(done_, std::max(done_, expected_));
   }
 
  private:

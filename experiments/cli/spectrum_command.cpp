@@ -66,7 +66,9 @@ void run_spectrum(SpectrumOptions o) {
   std::vector<std::unique_ptr<hessian::BlockHessian>> operators;
   std::vector<const hessian::SymmetricOperator*> pointers;
   std::vector<std::string> names;
+  std::vector<std::int64_t> ndims;
   for (const auto& block : session.blocks) {
+    ndims.push_back(block.ndim);
     operators.push_back(std::make_unique<hessian::BlockHessian>(*session.hessian, block.ranges, block.name));
     pointers.push_back(operators.back().get());
     names.push_back(block.name);
@@ -82,7 +84,7 @@ void run_spectrum(SpectrumOptions o) {
   hessian::Attributes settings = session.settings;
   settings["threads"] = static_cast<std::int64_t>(threads);
   settings["seconds"] = bar.elapsed_seconds();
-  hessian::write_spectrum_file(o.out, spectra, options, settings);
+  hessian::write_spectrum_file(o.out, spectra, ndims, options, settings);
   print_summary(spectra);
   fmt::print("wrote {}\n", o.out);
   if (!o.plots.empty()) {
