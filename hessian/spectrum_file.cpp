@@ -5,15 +5,17 @@
 #include "io/h5_file.h"
 
 namespace blockscope::hessian {
-namespace {
+void write_attributes(H5::H5Object& object, const Attributes& attributes) {
+  for (const auto& [name, value] : attributes) {
+    std::visit([&](const auto& v) { io::set_attribute(object, name, v); }, value);
+  }
+}
 
 void write_matrix(H5::Group& group, const std::string& name, const Eigen::MatrixXd& m) {
   // Eigen is column-major; HDF5 datasets are row-major.
   Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> row_major = m;
   io::write_array(group, name, row_major.data(), {hsize_t(m.rows()), hsize_t(m.cols())});
 }
-
-}  // namespace
 
 void write_spectrum_file(const std::filesystem::path& path, const BlockSpectra& s,
                          const std::vector<std::int64_t>& block_ndim, const BlockSpectraOptions& options,
@@ -22,9 +24,7 @@ void write_spectrum_file(const std::filesystem::path& path, const BlockSpectra& 
   const int probes = options.slq.probes, steps = options.slq.steps;
   io::AtomicH5Writer writer(path, "blockscope.spectrum/1");
   H5::Group root = writer.root();
-  for (const auto& [name, value] : settings) {
-    std::visit([&](const auto& v) { io::set_attribute(root, name, v); }, value);
-  }
+  write_attributes(root, settings);
   io::set_attribute(root, "sigma", s.grid.smoothing.value);
   io::set_attribute(root, "sigma_mode", to_string(s.grid.smoothing.mode));
   io::set_attribute(root, "sigma_absolute", s.grid.sigma);

@@ -22,6 +22,8 @@
 #include <string>
 #include <variant>
 
+#include <H5Cpp.h>
+
 #include "hessian/block_spectra.h"
 
 namespace blockscope::hessian {
@@ -29,6 +31,11 @@ namespace blockscope::hessian {
 // Settings recorded as root attributes, by name.
 using Attribute = std::variant<std::string, double, std::int64_t, bool>;
 using Attributes = std::map<std::string, Attribute>;
+
+// Writes every entry of `attributes` as an attribute of `object`.
+void write_attributes(H5::H5Object& object, const Attributes& attributes);
+// Writes a [rows, cols] float64 dataset in HDF5's row-major order.
+void write_matrix(H5::Group& group, const std::string& name, const Eigen::MatrixXd& matrix);
 
 void write_spectrum_file(const std::filesystem::path& path, const BlockSpectra& spectra,
                          const std::vector<std::int64_t>& block_ndim, const BlockSpectraOptions& options,

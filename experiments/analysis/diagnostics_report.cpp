@@ -74,9 +74,7 @@ void write_diagnostics_file(const std::filesystem::path& path, const std::vector
                             const partition::DiagnosticsOptions& options, const hessian::Attributes& settings) {
   io::AtomicH5Writer writer(path, kDiagnosticsSchema);
   H5::Group root = writer.root();
-  for (const auto& [name, value] : settings) {
-    std::visit([&](const auto& v) { io::set_attribute(root, name, v); }, value);
-  }
+  hessian::write_attributes(root, settings);
   const hsize_t Q = options.quantile_levels.size();
   io::write_array(root, "quantile_levels", options.quantile_levels.data(), {Q});
   if (!all.empty()) {

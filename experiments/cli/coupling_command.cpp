@@ -10,6 +10,7 @@
 #include "experiments/cli/progress_bar.h"
 #include "experiments/plots/plots.h"
 #include "hessian/coupling.h"
+#include "hessian/spectrum_file.h"
 #include "io/h5_file.h"
 
 namespace blockscope::cli {
@@ -21,11 +22,6 @@ struct CouplingCliOptions {
   std::string out = "coupling.h5";
   std::string plots;
 };
-
-void write_matrix(H5::Group& group, const std::string& name, const Eigen::MatrixXd& m) {
-  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> row_major = m;
-  io::write_array(group, name, row_major.data(), {hsize_t(m.rows()), hsize_t(m.cols())});
-}
 
 void run_coupling(CouplingCliOptions o) {
   analysis::HessianSession session = analysis::open_hessian_session(o.inputs);
@@ -48,9 +44,7 @@ void run_coupling(CouplingCliOptions o) {
 
   io::AtomicH5Writer writer(o.out, "blockscope.coupling/1");
   H5::Group root = writer.root();
-  for (const auto& [name, value] : session.settings) {
-    std::visit([&](const auto& v) { io::set_attribute(root, name, v); }, value);
-  }
+  hessian::write_attributes(root, session.settings);
   io::set_attribute(root, "probes", std::int64_t(o.probes));
   io::set_attribute(root, "seed", static_cast<std::int64_t>(o.inputs.seed));
   io::set_attribute(root, "hvp_count", result.num_operations);
@@ -58,10 +52,10 @@ void run_coupling(CouplingCliOptions o) {
   io::write_strings(blocks, "names", names);
   io::write_array(blocks, "sizes", sizes.data(), {sizes.size()});
   H5::Group coupling = io::ensure_group(writer.file(), "/coupling");
-  write_matrix(coupling, "frobenius", result.frobenius);
-  write_matrix(coupling, "squared", result.squared);
-  write_matrix(coupling, "squared_stderr", result.squared_stderr);
-  write_matrix(coupling, "ratio", result.ratio);
+  hessian::write_matrix(coupling, "frobenius", result.frobenius);
+  hessian::write_matrix(coupling, "squared", result.squared);
+  hessian::write_matrix(coupling, "squared_stderr", result.squared_stderr);
+  hessian::write_matrix(coupling, "ratio", result.ratio);
   writer.commit();
 
   // Summary: each block's strongest partner.

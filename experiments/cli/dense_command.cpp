@@ -13,6 +13,7 @@
 #include "experiments/cli/operator_progress.h"
 #include "hessian/dense.h"
 #include "hessian/sharing_check.h"
+#include "hessian/spectrum_file.h"
 #include "io/h5_file.h"
 
 namespace blockscope::cli {
@@ -69,9 +70,7 @@ void run_dense(DenseOptions o) {
 
   io::AtomicH5Writer writer(o.out, "blockscope.dense/1");
   H5::Group root = writer.root();
-  for (const auto& [name, value] : session.settings) {
-    std::visit([&](const auto& v) { io::set_attribute(root, name, v); }, value);
-  }
+  hessian::write_attributes(root, session.settings);
   io::set_attribute(root, "asymmetry", dense.asymmetry);
   io::set_attribute(root, "hvp_count", dense.num_operations);
   const std::size_t B = session.blocks.size(), C = o.thresholds.size();
