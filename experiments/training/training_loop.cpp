@@ -1,0 +1,347 @@
+// The training loop; contract in training_loop.h.
+#include "experiments/training/training_loop.h"
+
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+
+#include "data/dataset.h"
+#include "data/loss.h"
+#include "data/sources.h"
+#include "experiments/models/model.h"
+#include "io/h5_file.h"
+#include "optimizers/block_optimizer.h"
+#include "optimizers/checkpoint.h"
+#include "partition/strategies.h"
+
+namespace blockscope::training {
+namespace {
+
+using optimizers::BlockOptimizer;
+
+struct History {
+  std::vector<double> loss, lr, step_time;
+  std::vector<std::int64_t> skipped;
+};
+
+std::pair<double, double> parse_betas(const std::string& text) {
+  const std::size_t comma = text.find(',');
+  try {
+    if (comma == std::string::npos) throw std::invalid_argument("no comma");
+    std::size_t used1 = 0, used2 = 0;
+    const std::string a = text.substr(0, comma), b = text.substr(comma + 1);
+    const double b1 = std::stod(a, &used1), b2 = std::stod(b, &used2);
+    if (used1 != a.size() || used2 != b.size()) throw std::invalid_argument("trailing text");
+    if (!(b1 >= 0.0 && b1 < 1.0 && b2 >= 0.0 && b2 < 1.0)) throw std::invalid_argument("range");
+    return {b1, b2};
+  } catch (const std::logic_error&) {
+    throw std::invalid_argument(fmt::format("--betas needs two numbers in [0, 1) as b1,b2 (e.g. 0.9,0.999), got '{}'", text));
+  }
+}
+
+void check_options(const TrainOptions& o) {
+  if (o.steps <= 0) throw std::invalid_argument(fmt::format("--steps must be positive, got {}", o.steps));
+  if (!(o.lr >= 0.0) || !std::isfinite(o.lr)) throw std::invalid_argument(fmt::format("--lr must be a finite number >= 0, got {}", o.lr));
+  if (!(o.weight_decay >= 0.0) || !std::isfinite(o.weight_decay)) {
+    throw std::invalid_argument(fmt::format("--weight-decay must be a finite number >= 0, got {}", o.weight_decay));
+  }
+  if (!(o.eps >= 0.0) || !std::isfinite(o.eps)) throw std::invalid_argument(fmt::format("--eps must be >= 0, got {}", o.eps));
+  if (o.examples <= 0) throw std::invalid_argument(fmt::format("--examples must be positive, got {}", o.examples));
+  if (o.batch_size <= 0) throw std::invalid_argument(fmt::format("--batch-size must be positive, got {}", o.batch_size));
+  if (o.schedule != "constant" && o.schedule != "cosine") {
+    throw std::invalid_argument(fmt::format("unknown --schedule '{}' (valid: constant, cosine)", o.schedule));
+  }
+  if (o.warmup < 0 || o.warmup > o.steps) {
+    throw std::invalid_argument(fmt::format("--warmup must be in [0, steps = {}], got {}", o.steps, o.warmup));
+  }
+  if (o.checkpoint_every < 0) throw std::invalid_argument("--checkpoint-every must be >= 0");
+  if (o.checkpoint_every > 0 && o.checkpoint.empty()) {
+    throw std::invalid_argument("--checkpoint-every needs --checkpoint FILE to write to");
+  }
+  for (const std::string* path : {&o.out, &o.checkpoint, &o.save_params}) {
+    if (path->empty()) continue;
+    const std::filesystem::path parent = std::filesystem::path(*path).parent_path();
+    if (!parent.empty() && !std::filesystem::is_directory(parent)) {
+      throw std::invalid_argument(fmt::format("cannot write {}: directory {} does not exist", *path, parent.string()));
+    }
+  }
+  if (!o.resume.empty() && !std::filesystem::exists(o.resume)) {
+    throw std::invalid_argument(fmt::format("--resume: checkpoint {} not found", o.resume));
+  }
+}
+
+bool is_partition_file(const std::string& text) {
+  return text.find('/') != std::string::npos || text.find(".h5") != std::string::npos ||
+         text.find(".hdf5") != std::string::npos;
+}
+
+// Seed of epoch e's permutation: splitmix64 of (seed, e).
+std::uint64_t epoch_seed(std::uint64_t seed, std::int64_t epoch) {
+  std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(epoch + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// Cuts the dataset into full batches per epoch, permuted per epoch when shuffling.
+class BatchSchedule {
+ public:
+  BatchSchedule(const data::Dataset& dataset, const TrainOptions& o) : dataset_(dataset), options_(o) {
+    const std::int64_t full = dataset.size() / o.batch_size;
+    if (full == 0) {
+      throw std::invalid_argument(fmt::format("the data holds {} examples, fewer than one batch of {} (lower --batch-size)",
+                                              dataset.size(), o.batch_size));
+    }
+    per_epoch_ = full;
+  }
+  std::int64_t batches_per_epoch() const { return per_epoch_; }
+  const data::Batch& at(std::int64_t step) {
+    const std::int64_t epoch = step / per_epoch_;
+    if (epoch != epoch_) {
+      const std::uint64_t seed = options_.shuffle ? epoch_seed(options_.seed, epoch) : options_.seed;
+      batches_ = data::make_batches(dataset_, {options_.batch_size, per_epoch_, options_.shuffle, seed});
+      epoch_ = epoch;
+    }
+    return batches_[static_cast<std::size_t>(step % per_epoch_)];
+  }
+
+ private:
+  const data::Dataset& dataset_;
+  const TrainOptions& options_;
+  std::int64_t per_epoch_ = 0;
+  std::int64_t epoch_ = -1;
+  std::vector<data::Batch> batches_;
+};
+
+std::vector<float> first_step_gradient(models::Model& model, std::size_t index, const std::vector<at::Tensor>& grads) {
+  const at::Tensor& g = grads[index];
+  const at::Tensor flat = (g.defined() ? g : at::zeros_like(model.parameters()[index].tensor)).reshape({-1}).to(at::kFloat).contiguous();
+  return std::vector<float>(flat.data_ptr<float>(), flat.data_ptr<float>() + flat.numel());
+}
+
+partition::Partition make_partition(const TrainOptions& o, const std::string& choice, models::Model& model,
+                                    BatchSchedule& batches) {
+  std::vector<partition::TensorInfo> infos;
+  for (const auto& p : model.parameters()) infos.push_back({p.name, p.tensor.sizes().vec()});
+  if (is_partition_file(choice)) {
+    partition::Partition p = partition::Partition::load(choice);
+    p.validate_against(infos);
+    return p;
+  }
+  partition::StrategyRegistry registry;
+  partition::StrategyInputs in;
+  in.model = infos;
+  if (!model.attention().empty()) {
+    const models::AttentionLayout& a = model.attention().front();
+    in.adam_mini.heads = {a.n_head, a.n_kv_head, a.head_dim};
+  }
+  std::vector<std::vector<float>> grads;
+  if (choice == "gefen") {
+    const data::Batch& batch = batches.at(0);
+    model.set_training(true);
+    at::Tensor loss = data::mean_loss(model.forward(batch.inputs), batch.targets);
+    std::vector<at::Tensor> params;
+    for (const auto& p : model.parameters()) params.push_back(p.tensor);
+    std::vector<at::Tensor> g = torch::autograd::grad({loss}, params, {}, false, false, true);
+    for (std::size_t i = 0; i < params.size(); ++i) grads.push_back(first_step_gradient(model, i, g));
+    for (const auto& v : grads) in.gradients.push_back({v.data(), static_cast<std::int64_t>(v.size())});
+  }
+  return registry.make(choice, in);
+}
+
+// Settings that fix the trajectory; a resume must match them all.
+struct Fixed {
+  std::string key;
+  std::string value;
+};
+
+std::vector<Fixed> fixed_settings(const TrainOptions& o, const models::Model& model, const data::Dataset& d) {
+  std::vector<Fixed> f = {{"model", model.description()},
+                          {"data", d.description},
+                          {"batch_size", std::to_string(o.batch_size)},
+                          {"shuffle", o.shuffle ? "true" : "false"},
+                          {"seed", std::to_string(o.seed)},
+                          {"schedule", o.schedule},
+                          {"lr", fmt::format("{}", o.lr)},
+                          {"warmup", std::to_string(o.warmup)}};
+  if (o.schedule == "cosine") f.push_back({"steps", std::to_string(o.steps)});
+  return f;
+}
+
+void write_history(H5::Group& g, const History& h) {
+  io::write_array(g, "loss", h.loss.data(), {h.loss.size()});
+  io::write_array(g, "lr", h.lr.data(), {h.lr.size()});
+  io::write_array(g, "step_time", h.step_time.data(), {h.step_time.size()});
+  io::write_array(g, "skipped", h.skipped.data(), {h.skipped.size()});
+}
+
+History read_history(const H5::Group& g) {
+  History h;
+  h.loss = io::read_doubles(g, "loss");
+  h.lr = io::read_doubles(g, "lr");
+  h.step_time = io::read_doubles(g, "step_time");
+  h.skipped = io::read_int64s(g, "skipped");
+  if (h.lr.size() != h.loss.size() || h.step_time.size() != h.loss.size() || h.skipped.size() != h.loss.size()) {
+    throw std::runtime_error("has a training history of inconsistent lengths");
+  }
+  return h;
+}
+
+void save(const TrainOptions& o, const BlockOptimizer& opt, const std::vector<Fixed>& fixed, const History& h) {
+  optimizers::save_checkpoint(o.checkpoint, opt, [&](H5::H5File& file) {
+    H5::Group g = io::ensure_group(file, "/training");
+    for (const Fixed& f : fixed) io::set_attribute(g, f.key, f.value);
+    io::set_attribute(g, "completed_steps", static_cast<std::int64_t>(h.loss.size()));
+    write_history(g, h);
+  });
+}
+
+void write_run(const TrainOptions& o, const BlockOptimizer& opt, const models::Model& model, const data::Dataset& d,
+               const History& h, std::int64_t first_step, const std::string& partition_name) {
+  io::AtomicH5Writer w(o.out, "blockscope.run/1");
+  H5::Group root = w.root();
+  const auto [beta1, beta2] = static_cast<const optimizers::BlockOptimizerOptions&>(opt.defaults()).betas();
+  io::set_attribute(root, "model", model.description());
+  io::set_attribute(root, "model_spec", o.model);
+  io::set_attribute(root, "data", d.description);
+  io::set_attribute(root, "loss_name", data::loss_name(d.targets));
+  io::set_attribute(root, "optimizer", o.optimizer);
+  io::set_attribute(root, "optimizer_spec", opt.spec().to_string());
+  io::set_attribute(root, "partition", partition_name);
+  io::set_attribute(root, "partition_strategy", opt.partition().strategy());
+  io::set_attribute(root, "v_blocks", opt.partition().num_blocks());
+  io::set_attribute(root, "parameters", model.num_parameters());
+  io::set_attribute(root, "steps", o.steps);
+  io::set_attribute(root, "resumed_from_step", first_step);
+  io::set_attribute(root, "lr", o.lr);
+  io::set_attribute(root, "weight_decay", o.weight_decay);
+  io::set_attribute(root, "beta1", beta1);
+  io::set_attribute(root, "beta2", beta2);
+  io::set_attribute(root, "eps", o.eps);
+  io::set_attribute(root, "batch_size", o.batch_size);
+  io::set_attribute(root, "shuffle", o.shuffle);
+  io::set_attribute(root, "seed", static_cast<std::int64_t>(o.seed));
+  io::set_attribute(root, "schedule", o.schedule);
+  io::set_attribute(root, "warmup", o.warmup);
+  io::set_attribute(root, "non_finite", o.non_finite);
+  io::set_attribute(root, "intra_op_threads", static_cast<std::int64_t>(at::get_num_threads()));
+  write_history(root, h);
+  const optimizers::StateBytes b = opt.state_bytes();
+  H5::Group sb = w.file().createGroup("/state_bytes");
+  io::set_attribute(sb, "m", b.m);
+  io::set_attribute(sb, "v", b.v);
+  io::set_attribute(sb, "scales", b.scales);
+  io::set_attribute(sb, "codebook", b.codebook);
+  io::set_attribute(sb, "weight_correction", b.weight_correction);
+  io::set_attribute(sb, "total", b.total());
+  io::set_attribute(sb, "per_parameter", static_cast<double>(b.total()) / static_cast<double>(model.num_parameters()));
+  w.commit();
+}
+
+void write_params(const std::string& path, const models::Model& model) {
+  io::AtomicH5Writer w(path, "blockscope.params/1");
+  H5::Group root = w.root();
+  io::set_attribute(root, "model", model.description());
+  for (const auto& p : model.parameters()) {
+    const at::Tensor t = p.tensor.detach().to(at::kFloat).contiguous();
+    std::vector<hsize_t> dims(t.sizes().begin(), t.sizes().end());
+    io::write_array(root, p.name, t.data_ptr<float>(), dims);
+  }
+  w.commit();
+}
+
+}  // namespace
+
+double scheduled_lr(const std::string& schedule, double lr, std::int64_t warmup, std::int64_t steps, std::int64_t s) {
+  if (warmup > 0 && s < warmup) return lr * static_cast<double>(s + 1) / static_cast<double>(warmup);
+  if (schedule == "constant") return lr;
+  const double progress = static_cast<double>(s - warmup) / static_cast<double>(std::max<std::int64_t>(1, steps - warmup));
+  return lr * 0.5 * (1.0 + std::cos(M_PI * progress));
+}
+
+TrainSummary train(const TrainOptions& o, const std::function<void(std::int64_t, std::int64_t)>& progress) {
+  check_options(o);
+  const auto [beta1, beta2] = parse_betas(o.betas);
+  const optimizers::OptimizerSpec spec = optimizers::parse_optimizer_spec(o.optimizer);
+  const optimizers::NonFinitePolicy policy = optimizers::parse_non_finite_policy(o.non_finite);
+  const std::string partition_choice = o.partition.empty() ? optimizers::default_partition_strategy(spec) : o.partition;
+
+  std::unique_ptr<models::Model> model = models::load_model(o.model, o.seed);
+  data::Dataset dataset = data::load_dataset(o.data, model->input_spec(), {o.examples, 0, o.seed});
+  data::check_dataset_fits(dataset, model->input_spec());
+  BatchSchedule batches(dataset, o);
+  partition::Partition partition = make_partition(o, partition_choice, *model, batches);
+
+  std::vector<optimizers::NamedTensor> params;
+  for (const auto& p : model->parameters()) params.push_back({p.name, p.tensor});
+  BlockOptimizer opt(params, std::move(partition), spec,
+                     optimizers::BlockOptimizerOptions(o.lr).betas({beta1, beta2}).eps(o.eps).weight_decay(o.weight_decay),
+                     policy);
+  const std::vector<Fixed> fixed = fixed_settings(o, *model, dataset);
+
+  History history;
+  if (!o.resume.empty()) {
+    optimizers::load_checkpoint(o.resume, opt, [&](H5::H5File& file) {
+      if (!file.nameExists("/training")) throw std::runtime_error("holds no training state (/training)");
+      H5::Group g = file.openGroup("/training");
+      for (const Fixed& f : fixed) {
+        const std::string stored = io::has_attribute(g, f.key) ? io::read_string_attribute(g, f.key) : "(missing)";
+        if (stored != f.value) {
+          throw std::runtime_error(fmt::format("was written with {} = {}, this run has {} (a resume must repeat the "
+                                               "settings that fix the trajectory)",
+                                               f.key, stored, f.value));
+        }
+      }
+      history = read_history(g);
+      if (static_cast<std::int64_t>(history.loss.size()) > o.steps) {
+        throw std::runtime_error(fmt::format("has {} completed steps, more than --steps {}", history.loss.size(), o.steps));
+      }
+    });
+  }
+  const std::int64_t first = static_cast<std::int64_t>(history.loss.size());
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  model->set_training(true);
+  for (std::int64_t s = first; s < o.steps; ++s) {
+    const auto t0 = clock::now();
+    const double lr = scheduled_lr(o.schedule, o.lr, o.warmup, o.steps, s);
+    for (auto& group : opt.param_groups()) group.options().set_lr(lr);
+    const data::Batch& batch = batches.at(s);
+    opt.zero_grad();
+    at::Tensor loss = data::mean_loss(model->forward(batch.inputs), batch.targets);
+    loss.backward();
+    opt.step();
+    history.loss.push_back(loss.item<double>());
+    history.lr.push_back(lr);
+    history.step_time.push_back(std::chrono::duration<double>(clock::now() - t0).count());
+    history.skipped.push_back(opt.skipped_tensor_steps());
+    if (!o.checkpoint.empty() && o.checkpoint_every > 0 && (s + 1) % o.checkpoint_every == 0 && s + 1 < o.steps) {
+      save(o, opt, fixed, history);
+    }
+    if (progress) progress(s + 1 - first, o.steps - first);
+  }
+  if (!o.checkpoint.empty()) save(o, opt, fixed, history);
+  write_run(o, opt, *model, dataset, history, first, partition_choice);
+  if (!o.save_params.empty()) write_params(o.save_params, *model);
+
+  TrainSummary summary;
+  summary.first_step = first;
+  summary.steps = o.steps;
+  summary.final_loss = history.loss.back();
+  summary.seconds = std::chrono::duration<double>(clock::now() - start).count();
+  summary.state_bytes = opt.state_bytes().total();
+  summary.state_bytes_per_parameter = static_cast<double>(summary.state_bytes) / static_cast<double>(model->num_parameters());
+  summary.skipped = opt.skipped_tensor_steps();
+  summary.model_description = model->description();
+  summary.optimizer_spec = opt.spec().to_string();
+  summary.partition_strategy = opt.partition().strategy();
+  return summary;
+}
+
+}  // namespace blockscope::training

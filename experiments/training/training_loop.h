@@ -1,0 +1,77 @@
+// The training loop behind `blockscope train`: a zoo or TorchScript model,
+// a data source cut into fixed batches, and the partition-driven optimizer
+// (optimizers/block_optimizer.h).
+//
+// Step s (0-based) uses batch s mod B of epoch ⌊s/B⌋ (B full batches; no
+// shuffling unless `shuffle`, then epoch e is permuted with seed
+// splitmix64(seed, e)), the model in training mode, the mean loss, one backward
+// pass and one optimizer step at lr(s):
+//   constant  lr·min(1, (s+1)/warmup)
+//   cosine    the same warm-up, then lr·½(1 + cos(π·(s−warmup)/(steps−warmup)))
+// Results (all atomic, nothing written on bad input):
+//   run file, schema blockscope.run/1: datasets /loss, /lr, /step_time
+//     [steps] (seconds), /skipped [steps] (cumulative tensor-steps skipped for
+//     non-finite gradients); group /state_bytes with attributes m, v, scales,
+//     codebook, weight_correction, total, per_parameter; every setting as a
+//     root attribute.
+//   checkpoints (blockscope.checkpoint/1, optimizers/checkpoint.h) every
+//     checkpoint_every steps and at the end, with /training holding the
+//     settings that fix the trajectory and the history so far; a resume
+//     continues bitwise-identically and refuses other settings.
+//   parameters (blockscope.params/1): one fp32 dataset per qualified name.
+// Gradient-driven partition strategies (gefen) take their first-step
+// gradients from the first training batch at the initial parameters.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace blockscope::training {
+
+struct TrainOptions {
+  std::string model = "mlp";
+  std::string data = "auto";
+  std::string optimizer = "adamw";  // preset or spec (optimizers/spec.h)
+  std::string partition;            // strategy name or partition file; empty = the spec's default
+  std::int64_t steps = 100;
+  double lr = 1e-3;
+  double weight_decay = 0.0;
+  std::string betas = "0.9,0.999";
+  double eps = 1e-8;
+  std::int64_t batch_size = 32;
+  std::int64_t examples = 4096;     // drawn from a synthetic source (not tied to steps, so a resume sees the same data)
+  bool shuffle = false;
+  std::uint64_t seed = 0;
+  std::string schedule = "constant";
+  std::int64_t warmup = 0;
+  std::string non_finite = "skip";
+  std::string out = "run.h5";
+  std::string checkpoint;
+  std::int64_t checkpoint_every = 0;
+  std::string resume;
+  std::string save_params;
+};
+
+struct TrainSummary {
+  std::int64_t first_step = 0;  // > 0 after a resume
+  std::int64_t steps = 0;
+  double final_loss = 0.0;
+  double seconds = 0.0;
+  std::int64_t state_bytes = 0;
+  double state_bytes_per_parameter = 0.0;
+  std::int64_t skipped = 0;
+  std::string model_description;
+  std::string optimizer_spec;
+  std::string partition_strategy;
+};
+
+// progress(done, total) after every step. Throws std::runtime_error /
+// std::invalid_argument with one line on bad input.
+TrainSummary train(const TrainOptions& options,
+                   const std::function<void(std::int64_t, std::int64_t)>& progress = {});
+
+// The learning rate of step s (see above); schedule "constant" or "cosine".
+double scheduled_lr(const std::string& schedule, double lr, std::int64_t warmup, std::int64_t steps, std::int64_t s);
+
+}  // namespace blockscope::training

@@ -1,0 +1,332 @@
+// The torch front end of the kernel family; contract in block_optimizer.h.
+#include "optimizers/block_optimizer.h"
+
+#include <c10/core/GradMode.h>
+#include <fmt/format.h>
+
+#include <set>
+#include <stdexcept>
+
+#include "optimizers/kernels.h"
+#include "optimizers/math/codebook.h"
+
+namespace blockscope::optimizers {
+namespace {
+
+KernelDevice kernel_device(const at::Tensor& t) { return t.is_cuda() ? KernelDevice::cuda : KernelDevice::cpu; }
+
+at::Tensor zeros(std::int64_t n, at::ScalarType dtype, const at::Device& device) {
+  return at::zeros({n}, at::TensorOptions().dtype(dtype).device(device));
+}
+
+// Zero state for one tensor (zero codes and scales dequantise to zero).
+TensorStateTensors allocate(const TensorLayout& t, const OptimizerSpec& spec, const at::Device& device) {
+  TensorStateTensors s;
+  const std::int64_t n = t.numel, groups = t.groups32();
+  switch (spec.m) {
+    case FirstMoment::fp32: s.m = zeros(n, at::kFloat, device); break;
+    case FirstMoment::bf16: s.m = zeros(n, at::kShort, device); break;
+    case FirstMoment::codebook:
+      s.m = zeros(n, at::kByte, device);
+      s.m_scale = zeros(t.scale_groups.count(), at::kFloat, device);
+      break;
+    case FirstMoment::companded:
+      s.m = zeros(n, at::kChar, device);
+      s.m_scale = zeros(groups, at::kShort, device);
+      break;
+  }
+  switch (spec.v) {
+    case SecondMoment::element: s.v = zeros(n, at::kFloat, device); break;
+    case SecondMoment::shared: break;
+    case SecondMoment::companded:
+      s.v = zeros(n, at::kByte, device);
+      s.v_scale = zeros(groups, at::kShort, device);
+      break;
+  }
+  if (spec.w == WeightStorage::bf16_int8) s.rho = zeros(n, at::kChar, device);
+  if (spec.w == WeightStorage::bf16_int16) s.rho = zeros(n, at::kShort, device);
+  return s;
+}
+
+std::uint16_t* bits16(const at::Tensor& t) { return reinterpret_cast<std::uint16_t*>(t.data_ptr<std::int16_t>()); }
+
+TensorState view(const TensorStateTensors& s, const OptimizerSpec& spec) {
+  TensorState v;
+  switch (spec.m) {
+    case FirstMoment::fp32: v.m_fp32 = s.m.data_ptr<float>(); break;
+    case FirstMoment::bf16: v.m_bf16 = bits16(s.m); break;
+    case FirstMoment::codebook:
+      v.m_code = s.m.data_ptr<std::uint8_t>();
+      v.m_scale = s.m_scale.data_ptr<float>();
+      break;
+    case FirstMoment::companded:
+      v.m_q8 = s.m.data_ptr<std::int8_t>();
+      v.m_scale16 = bits16(s.m_scale);
+      break;
+  }
+  switch (spec.v) {
+    case SecondMoment::element: v.v_fp32 = s.v.data_ptr<float>(); break;
+    case SecondMoment::shared: break;
+    case SecondMoment::companded:
+      v.v_q8 = s.v.data_ptr<std::uint8_t>();
+      v.v_scale16 = bits16(s.v_scale);
+      break;
+  }
+  if (spec.w == WeightStorage::bf16_int8) v.rho8 = s.rho.data_ptr<std::int8_t>();
+  if (spec.w == WeightStorage::bf16_int16) v.rho16 = s.rho.data_ptr<std::int16_t>();
+  return v;
+}
+
+TensorStateTensors clone(const TensorStateTensors& s) {
+  auto copy = [](const at::Tensor& t) { return t.defined() ? t.clone() : t; };
+  return {copy(s.m), copy(s.m_scale), copy(s.v), copy(s.v_scale), copy(s.rho), s.step};
+}
+
+void check_same(const at::Tensor& current, const at::Tensor& incoming, const std::string& what) {
+  if (current.defined() != incoming.defined() ||
+      (current.defined() && (current.scalar_type() != incoming.scalar_type() || current.sizes() != incoming.sizes()))) {
+    throw std::runtime_error(fmt::format("optimizer state '{}' does not match this optimizer's layout", what));
+  }
+}
+
+std::vector<torch::optim::OptimizerParamGroup> torch_groups(const std::vector<NamedParamGroup>& groups) {
+  std::vector<torch::optim::OptimizerParamGroup> out;
+  for (const NamedParamGroup& g : groups) {
+    std::vector<at::Tensor> params;
+    for (const NamedTensor& p : g.params) params.push_back(p.tensor);
+    if (g.options) {
+      out.emplace_back(std::move(params), std::make_unique<BlockOptimizerOptions>(*g.options));
+    } else {
+      out.emplace_back(std::move(params));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+NonFinitePolicy parse_non_finite_policy(const std::string& name) {
+  if (name == "skip") return NonFinitePolicy::skip;
+  if (name == "error") return NonFinitePolicy::error;
+  throw std::invalid_argument(fmt::format("unknown non-finite gradient policy '{}' (valid: skip, error)", name));
+}
+
+const char* policy_name(NonFinitePolicy policy) { return policy == NonFinitePolicy::skip ? "skip" : "error"; }
+
+BlockOptimizer::BlockOptimizer(std::vector<NamedTensor> params, partition::Partition partition, OptimizerSpec spec,
+                               BlockOptimizerOptions defaults, NonFinitePolicy policy)
+    : BlockOptimizer(std::vector<NamedParamGroup>{{std::move(params), c10::nullopt}}, std::move(partition),
+                     std::move(spec), std::move(defaults), policy) {}
+
+BlockOptimizer::BlockOptimizer(std::vector<NamedParamGroup> groups, partition::Partition partition,
+                               OptimizerSpec spec, BlockOptimizerOptions defaults, NonFinitePolicy policy)
+    : torch::optim::Optimizer(torch_groups(groups), std::make_unique<BlockOptimizerOptions>(defaults)),
+      partition_(std::move(partition)),
+      policy_(policy) {
+  std::vector<partition::TensorInfo> infos;
+  std::set<std::string> names;
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    for (NamedTensor& p : groups[g].params) {
+      const at::Tensor& t = p.tensor;
+      if (!names.insert(p.name).second) {
+        throw std::invalid_argument(fmt::format("optimizer: parameter name '{}' appears twice", p.name));
+      }
+      if (!t.defined() || t.scalar_type() != at::kFloat || !t.is_contiguous()) {
+        throw std::invalid_argument(fmt::format(
+            "optimizer: parameter '{}' must be a contiguous float32 tensor (convert the model with to(float32))", p.name));
+      }
+      if (!named_.empty() && t.device() != named_.front().tensor.device()) {
+        throw std::invalid_argument(fmt::format("optimizer: parameter '{}' is on {}, the others on {}: move the model "
+                                                "to one device",
+                                                p.name, t.device().str(), named_.front().tensor.device().str()));
+      }
+      infos.push_back({p.name, t.sizes().vec()});
+      named_.push_back(std::move(p));
+      group_of_.push_back(g);
+    }
+  }
+  for (const auto& group : param_groups_) {
+    const auto& o = static_cast<const BlockOptimizerOptions&>(group.options());
+    const auto [beta1, beta2] = o.betas();
+    if (!(o.lr() >= 0.0) || !(o.eps() >= 0.0) || !(o.weight_decay() >= 0.0) || !(beta1 >= 0.0 && beta1 < 1.0) ||
+        !(beta2 >= 0.0 && beta2 < 1.0)) {
+      throw std::invalid_argument(
+          fmt::format("optimizer: need lr, eps, weight_decay >= 0 and betas in [0, 1), got lr {} betas ({}, {}) eps {} "
+                      "weight_decay {}",
+                      o.lr(), beta1, beta2, o.eps(), o.weight_decay()));
+    }
+  }
+  if (!named_.empty()) require_kernels(kernel_device(named_.front().tensor));
+  layout_ = StateLayout::make(spec, partition_, infos);
+  const at::Device device = named_.empty() ? at::Device(at::kCPU) : named_.front().tensor.device();
+  for (std::size_t i = 0; i < named_.size(); ++i) {
+    state_.tensors.push_back(allocate(layout_.tensors[i], layout_.spec, device));
+    if (layout_.spec.w != WeightStorage::fp32 && layout_.tensors[i].numel > 0) {
+      at::NoGradGuard no_grad;
+      const TensorState v = view(state_.tensors[i], layout_.spec);
+      split_weights(kernel_device(named_[i].tensor), layout_.spec.w, named_[i].tensor.data_ptr<float>(),
+                    layout_.tensors[i].numel, v.rho8, v.rho16);
+    }
+  }
+  if (layout_.spec.v == SecondMoment::shared) state_.shared_v = zeros(layout_.num_blocks, at::kFloat, device);
+}
+
+const BlockOptimizerOptions& BlockOptimizer::tensor_options(std::size_t i) const {
+  return static_cast<const BlockOptimizerOptions&>(param_groups_[group_of_[i]].options());
+}
+
+struct BlockOptimizer::Plan {
+  bool commit = true;
+  std::vector<TensorStep> steps;
+  std::vector<at::Tensor> grads;       // fp32 contiguous views or copies, kept alive
+  std::vector<at::Tensor> params_out;  // preview only
+  std::vector<TensorStateTensors> out; // preview only
+  at::Tensor shared_v_out;             // preview only
+  std::vector<float> codebook;
+  std::int64_t skipped = 0;
+  GlobalState global;
+};
+
+BlockOptimizer::Plan BlockOptimizer::plan(bool commit) {
+  Plan p;
+  p.commit = commit;
+  const std::size_t n = named_.size();
+  p.steps.resize(n);
+  p.grads.resize(n);
+  if (!commit) {
+    p.params_out.resize(n);
+    p.out.resize(n);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const at::Tensor& param = named_[i].tensor;
+    const at::Tensor& grad = param.grad();
+    TensorStep& s = p.steps[i];
+    s.active = grad.defined() && layout_.tensors[i].numel > 0;
+    if (!commit) p.params_out[i] = param.detach().clone();
+    if (!s.active) continue;
+    if (grad.sizes() != param.sizes() || grad.is_sparse()) {
+      throw std::runtime_error(fmt::format("optimizer: the gradient of '{}' is sparse or shaped {} instead of {}",
+                                           named_[i].name, partition::shape_string(grad.sizes().vec()),
+                                           partition::shape_string(param.sizes().vec())));
+    }
+    p.grads[i] = grad.detach().to(at::kFloat).contiguous();
+    if (!all_finite(kernel_device(param), p.grads[i].data_ptr<float>(), layout_.tensors[i].numel)) {
+      if (policy_ == NonFinitePolicy::error) {
+        throw std::runtime_error(fmt::format(
+            "non-finite gradient in parameter '{}' at its step {} (policy error; use skip to leave such tensors "
+            "untouched)",
+            named_[i].name, state_.tensors[i].step + 1));
+      }
+      s.active = false;
+      ++p.skipped;
+    }
+  }
+  if (layout_.spec.m == FirstMoment::codebook) {
+    p.codebook = state_.codebook;
+    bool any_active = false;
+    for (const TensorStep& s : p.steps) any_active = any_active || s.active;
+    if (p.codebook.empty() && any_active) {
+      std::vector<const float*> grads(n, nullptr);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (p.steps[i].active) grads[i] = p.grads[i].data_ptr<float>();
+      }
+      p.codebook = learn_codebook(kernel_device(named_.front().tensor), layout_, grads);
+    }
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    TensorStep& s = p.steps[i];
+    if (!s.active) continue;
+    const BlockOptimizerOptions& o = tensor_options(i);
+    const auto [beta1, beta2] = o.betas();
+    s.scalars = math::make_step_scalars(o.lr(), beta1, beta2, o.eps(),
+                                        layout_.tensors[i].decays ? o.weight_decay() : 0.0, state_.tensors[i].step + 1);
+    s.grad = p.grads[i].data_ptr<float>();
+    s.param_in = named_[i].tensor.data_ptr<float>();
+    s.in = view(state_.tensors[i], layout_.spec);
+    if (commit) {
+      s.param_out = named_[i].tensor.data_ptr<float>();
+      s.out = s.in;
+    } else {
+      s.param_out = p.params_out[i].data_ptr<float>();
+      p.out[i] = clone(state_.tensors[i]);
+      s.out = view(p.out[i], layout_.spec);
+    }
+  }
+  if (state_.shared_v.defined()) {
+    p.global.v_in = state_.shared_v.data_ptr<float>();
+    if (commit) {
+      p.global.v_out = state_.shared_v.data_ptr<float>();
+    } else {
+      p.shared_v_out = state_.shared_v.clone();
+      p.global.v_out = p.shared_v_out.data_ptr<float>();
+    }
+  }
+  return p;
+}
+
+void BlockOptimizer::run(Plan& p) {
+  if (named_.empty()) return;
+  if (!p.codebook.empty()) p.global.codebook = p.codebook.data();
+  run_step(kernel_device(named_.front().tensor), layout_, p.steps, p.global);
+}
+
+at::Tensor BlockOptimizer::step(LossClosure closure) {
+  at::Tensor loss;
+  if (closure) {
+    at::AutoGradMode enable_grad(true);
+    loss = closure();
+  }
+  at::NoGradGuard no_grad;
+  Plan p = plan(true);
+  run(p);
+  for (std::size_t i = 0; i < named_.size(); ++i) {
+    if (p.steps[i].active) ++state_.tensors[i].step;
+  }
+  state_.skipped += p.skipped;
+  if (state_.codebook.empty()) state_.codebook = p.codebook;
+  return loss;
+}
+
+std::vector<at::Tensor> BlockOptimizer::preview_step() {
+  at::NoGradGuard no_grad;
+  Plan p = plan(false);
+  run(p);
+  return p.params_out;
+}
+
+void BlockOptimizer::restore_state(OptimizerState incoming) {
+  if (incoming.tensors.size() != state_.tensors.size()) {
+    throw std::runtime_error(fmt::format("optimizer state holds {} tensors, this optimizer {}", incoming.tensors.size(),
+                                         state_.tensors.size()));
+  }
+  for (std::size_t i = 0; i < state_.tensors.size(); ++i) {
+    const TensorStateTensors &a = state_.tensors[i], &b = incoming.tensors[i];
+    const std::string& name = named_[i].name;
+    check_same(a.m, b.m, name + " m");
+    check_same(a.m_scale, b.m_scale, name + " m_scale");
+    check_same(a.v, b.v, name + " v");
+    check_same(a.v_scale, b.v_scale, name + " v_scale");
+    check_same(a.rho, b.rho, name + " rho");
+    if (b.step < 0) throw std::runtime_error(fmt::format("optimizer state: negative step count for '{}'", name));
+  }
+  check_same(state_.shared_v, incoming.shared_v, "shared_v");
+  const bool codebook_ok = incoming.codebook.empty() ||
+                           (layout_.spec.m == FirstMoment::codebook &&
+                            incoming.codebook.size() == static_cast<std::size_t>(math::kCodebookSize));
+  if (!codebook_ok) throw std::runtime_error("optimizer state: the codebook does not match this optimizer's spec");
+  bool stepped = false;
+  for (const TensorStateTensors& t : incoming.tensors) stepped = stepped || t.step > 0;
+  if (layout_.spec.m == FirstMoment::codebook && stepped && incoming.codebook.empty()) {
+    throw std::runtime_error("optimizer state has codebook indices but no codebook (refusing to re-learn one)");
+  }
+  const at::Device device = named_.empty() ? at::Device(at::kCPU) : named_.front().tensor.device();
+  for (TensorStateTensors& t : incoming.tensors) {
+    for (at::Tensor* x : {&t.m, &t.m_scale, &t.v, &t.v_scale, &t.rho}) {
+      if (x->defined()) *x = x->to(device).contiguous();
+    }
+  }
+  if (incoming.shared_v.defined()) incoming.shared_v = incoming.shared_v.to(device).contiguous();
+  state_ = std::move(incoming);
+}
+
+}  // namespace blockscope::optimizers

@@ -1,0 +1,46 @@
+// CUDA kernels of the optimizer family (compiled only with BLOCKSCOPE_CUDA).
+// The specification is the CPU reference, optimizers/cpu/step.h: same
+// signatures with device pointers, same per-element math (optimizers/math),
+// same reduction orders, so results agree BITWISE with step_cpu:
+//   - elementwise parts call the same BLOCKSCOPE_HD functions (mul_rn keeps
+//     nvcc's FMA contraction out; no fast-math);
+//   - Σ g² per shared-v range is summed in float64 over the same 4096-element
+//     chunks in the same sequential order, chunk sums in order, ranges into
+//     their block in (tensor, range) order — one thread per chunk, one per
+//     range, one per block (after a stable radix sort of ranges by block);
+//   - maxima (codebook scales, companded group scales) are exact in any order.
+// Multi-tensor launches (PyTorch multi_tensor_apply style): one launch per
+// pass over every active tensor, 65 536-element chunks of 512 threads, a
+// per-step device table of the tensors (TensorStep, block structure; explicit
+// boundaries and ids only where a tensor has them) uploaded with one
+// cudaMemcpyAsync; scratch from one cudaMallocAsync. Everything runs on the
+// legacy default stream (torch's current stream unless the caller changed it)
+// and the step has no host synchronisation. all_finite_cuda and
+// learn_codebook_cuda read one small result back (their callers need it on
+// the host). Not here: other streams, non-fp32 gradients, CUDA graphs.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "optimizers/cpu/step.h"
+
+namespace blockscope::optimizers {
+
+// step_cpu on device pointers (every pointer in tensors and global, the
+// codebook included, lives on the current CUDA device).
+void step_cuda(const StateLayout& layout, const std::vector<TensorStep>& tensors, const GlobalState& global);
+
+// learn_codebook_cpu with device gradients: the 4096-bin histogram is built
+// on the device (exact integer counts), read back once, and the k-means runs
+// on the host (math::learn_codebook).
+std::vector<float> learn_codebook_cuda(const StateLayout& layout, const std::vector<const float*>& grads);
+
+// One flag per device array values[i] of sizes[i] elements: true when all are
+// finite. One launch, one read-back.
+std::vector<bool> all_finite_cuda(const std::vector<const float*>& values, const std::vector<std::int64_t>& sizes);
+
+// split_weights_cpu on device pointers.
+void split_weights_cuda(WeightStorage w, float* params, std::int64_t n, std::int8_t* rho8, std::int16_t* rho16);
+
+}  // namespace blockscope::optimizers

@@ -1,0 +1,118 @@
+"""`blockscope train`: the run file, exact resume through the CLI, and bad
+input (one-line error, non-zero exit, no files written)."""
+import h5py
+import numpy as np
+import pytest
+
+from test_bad_inputs import expect_error
+
+SMALL = {"--model": "mlp", "--steps": "6", "--batch-size": "8", "--examples": "64"}
+
+
+def train_args(tmp_path, *extra):
+    """A small run; options in `extra` replace the defaults in SMALL."""
+    given = set(extra[0::2])
+    defaults = {**SMALL, "--out": tmp_path / "run.h5"}
+    return ["train", *[x for key, value in defaults.items() if key not in given for x in (key, value)], *extra]
+
+
+def expect_train_error(blockscope, tmp_path, extra, fragment):
+    before = set(tmp_path.iterdir())
+    expect_error(blockscope, train_args(tmp_path, *extra), fragment)
+    assert set(tmp_path.iterdir()) == before, "no files (not even partial ones) on bad input"
+
+
+def test_run_file_records_loss_lr_time_and_state_bytes(blockscope, tmp_path):
+    blockscope(*train_args(tmp_path, "--optimizer", "flash-adamw", "--schedule", "cosine", "--warmup", "2",
+                           "--save-params", tmp_path / "params.h5"))
+    with h5py.File(tmp_path / "run.h5") as f:
+        assert f.attrs["schema"] == "blockscope.run/1"
+        assert f.attrs["optimizer_spec"] == "v=companded,m=companded,w=bf16+int8,exclude=none,p1=reference"
+        assert f["loss"].shape == (6,) and np.all(np.isfinite(f["loss"][()]))
+        lr = f["lr"][()]
+        assert lr[0] == pytest.approx(0.5e-3) and lr[1] == pytest.approx(1e-3) and lr[-1] < lr[2]
+        assert np.all(f["step_time"][()] > 0)
+        sb = f["state_bytes"].attrs
+        assert sb["total"] == sb["m"] + sb["v"] + sb["scales"] + sb["codebook"] + sb["weight_correction"]
+        assert sb["weight_correction"] == f.attrs["parameters"]  # one int8 ρ per parameter
+    with h5py.File(tmp_path / "params.h5") as p:
+        assert p.attrs["schema"] == "blockscope.params/1"
+        assert sorted(p.keys()) == sorted(["linear.0.weight", "linear.0.bias", "linear.1.weight", "linear.1.bias",
+                                           "linear.2.weight", "linear.2.bias"])
+
+
+def test_resume_is_bitwise_identical(blockscope, tmp_path):
+    common = ["train", "--model", "gpt:n_layer=1", "--data", "markov", "--batch-size", "4", "--examples", "32",
+              "--optimizer", "gefen", "--lr", "3e-3", "--shuffle"]
+    blockscope(*common, "--steps", "12", "--out", tmp_path / "straight.h5", "--save-params", tmp_path / "a.h5")
+    # --steps 5 with the constant schedule stops at the same state as step 5 of 12
+    blockscope(*common, "--steps", "5", "--out", tmp_path / "first.h5", "--checkpoint", tmp_path / "ck5.h5",
+               "--checkpoint-every", "2")
+    blockscope(*common, "--steps", "12", "--out", tmp_path / "resumed.h5", "--resume", tmp_path / "ck5.h5",
+               "--save-params", tmp_path / "b.h5")
+    with h5py.File(tmp_path / "a.h5") as a, h5py.File(tmp_path / "b.h5") as b:
+        assert sorted(a.keys()) == sorted(b.keys())
+        for name in a:
+            assert np.array_equal(a[name][()], b[name][()]), name
+    with h5py.File(tmp_path / "straight.h5") as s, h5py.File(tmp_path / "resumed.h5") as r:
+        assert r.attrs["resumed_from_step"] == 5
+        assert np.array_equal(s["loss"][()], r["loss"][()])
+
+
+def test_unknown_optimizer_lists_presets(blockscope, tmp_path):
+    expect_train_error(blockscope, tmp_path, ["--optimizer", "lion"],
+                       "unknown optimizer 'lion' (presets: adamw, adam-mini, gefen, flash-adamw")
+
+
+def test_bad_spec_value_lists_valid_values(blockscope, tmp_path):
+    expect_train_error(blockscope, tmp_path, ["--optimizer", "v=half"],
+                       "unknown value 'half' for optimizer key 'v' (valid: element, shared, companded)")
+
+
+def test_unknown_partition_strategy(blockscope, tmp_path):
+    expect_train_error(blockscope, tmp_path, ["--partition", "per-row"], "unknown partition strategy 'per-row' (valid:")
+
+
+def test_missing_partition_file(blockscope, tmp_path):
+    expect_train_error(blockscope, tmp_path, ["--partition", tmp_path / "nope.h5"], "nope.h5")
+
+
+def test_partition_of_another_model(blockscope, tmp_path):
+    other = tmp_path / "other.h5"
+    blockscope("partition", "--strategy", "per-tensor", "--model", "mlp:hidden=8", "--out", other)
+    expect_train_error(blockscope, tmp_path, ["--partition", other], "linear.0.weight")
+
+
+@pytest.mark.parametrize("extra,fragment", [
+    (["--steps", "0"], "--steps must be positive"),
+    (["--betas", "0.9"], "--betas needs two numbers in [0, 1)"),
+    (["--betas", "0.9,1.5"], "--betas needs two numbers in [0, 1)"),
+    (["--lr", "-1"], "--lr must be a finite number >= 0"),
+    (["--schedule", "linear"], "unknown --schedule 'linear' (valid: constant, cosine)"),
+    (["--warmup", "99"], "--warmup must be in [0, steps = 6]"),
+    (["--checkpoint-every", "2"], "--checkpoint-every needs --checkpoint FILE"),
+    (["--non-finite", "ignore"], "unknown non-finite gradient policy 'ignore' (valid: skip, error)"),
+    (["--batch-size", "100"], "fewer than one batch of 100"),
+])
+def test_bad_settings(blockscope, tmp_path, extra, fragment):
+    expect_train_error(blockscope, tmp_path, extra, fragment)
+
+
+def test_missing_resume_file(blockscope, tmp_path):
+    expect_train_error(blockscope, tmp_path, ["--resume", tmp_path / "none.h5"], "checkpoint")
+
+
+def test_out_in_missing_directory(blockscope, tmp_path):
+    before = set(tmp_path.iterdir())
+    expect_error(blockscope, train_args(tmp_path, "--out", tmp_path / "no" / "run.h5"), "does not exist")
+    assert set(tmp_path.iterdir()) == before
+
+
+def test_resume_from_another_model_or_optimizer(blockscope, tmp_path):
+    ck = tmp_path / "ck.h5"
+    blockscope(*train_args(tmp_path, "--checkpoint", ck))
+    (tmp_path / "run.h5").unlink()
+    expect_train_error(blockscope, tmp_path, ["--model", "mlp:hidden=16", "--resume", ck],
+                       "was written for another model")
+    expect_train_error(blockscope, tmp_path, ["--optimizer", "adam-mini", "--resume", ck], "was written by optimizer")
+    expect_train_error(blockscope, tmp_path, ["--lr", "0.5", "--resume", ck], "was written with lr = 0.001")
