@@ -35,6 +35,10 @@ std::int64_t sequence_length(const InputSpec& input, const SourceOptions& option
 
 }  // namespace
 
+bool is_file_source(const std::string& spec) {
+  return ends_with(spec, ".h5") || ends_with(spec, ".hdf5") || spec.find('/') != std::string::npos;
+}
+
 const std::vector<SourceDoc>& source_docs() {
   static const std::vector<SourceDoc> docs = {
       {"auto", "the source matching the model: mixture, images or text"},
@@ -50,9 +54,7 @@ Dataset load_dataset(const std::string& spec, const InputSpec& input, const Sour
   if (options.examples <= 0) {
     throw std::runtime_error(fmt::format("--examples must be positive (got {})", options.examples));
   }
-  if (ends_with(spec, ".h5") || ends_with(spec, ".hdf5") || spec.find('/') != std::string::npos) {
-    return read_h5_dataset(spec);
-  }
+  if (is_file_source(spec)) return read_h5_dataset(spec);
 
   std::string name = spec;
   if (name == "auto") {

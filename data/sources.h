@@ -30,6 +30,10 @@ struct SourceDoc {
 };
 const std::vector<SourceDoc>& source_docs();
 
+// True when a --data spec names a user file (ends in .h5/.hdf5 or has a '/')
+// rather than a built-in source.
+bool is_file_source(const std::string& spec);
+
 // Throws a one-line std::runtime_error for an unknown name, a source that
 // does not fit the model, or a bad HDF5 file.
 Dataset load_dataset(const std::string& spec, const InputSpec& input, const SourceOptions& options);

@@ -14,11 +14,6 @@
 namespace blockscope::analysis {
 namespace {
 
-bool is_file_source(const std::string& data) {
-  return data.find(".h5") != std::string::npos || data.find(".hdf5") != std::string::npos ||
-         data.find('/') != std::string::npos;
-}
-
 std::vector<Block> per_tensor_blocks(const hessian::ParameterLayout& layout) {
   std::vector<Block> blocks;
   for (std::size_t t = 0; t < layout.names.size(); ++t) {
@@ -93,7 +88,7 @@ void add_hessian_options(CLI::App& cmd, HessianInputs& in) {
 HessianSession open_hessian_session(const HessianInputs& in) {
   HessianSession s;
   s.model = models::load_model(in.model, in.seed);
-  const bool from_file = is_file_source(in.data);
+  const bool from_file = data::is_file_source(in.data);
   std::int64_t batches = in.batches >= 0 ? in.batches : (from_file ? 0 : 1);
   if (!from_file && batches == 0) batches = 1;
   const std::int64_t examples = in.examples > 0 ? in.examples : in.batch_size * std::max<std::int64_t>(batches, 1);

@@ -76,11 +76,6 @@ void check_options(const TrainOptions& o) {
   }
 }
 
-bool is_partition_file(const std::string& text) {
-  return text.find('/') != std::string::npos || text.find(".h5") != std::string::npos ||
-         text.find(".hdf5") != std::string::npos;
-}
-
 // Seed of epoch e's permutation: splitmix64 of (seed, e).
 std::uint64_t epoch_seed(std::uint64_t seed, std::int64_t epoch) {
   std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(epoch + 1);
@@ -129,7 +124,7 @@ partition::Partition make_partition(const TrainOptions& o, const std::string& ch
                                     BatchSchedule& batches) {
   std::vector<partition::TensorInfo> infos;
   for (const auto& p : model.parameters()) infos.push_back({p.name, p.tensor.sizes().vec()});
-  if (is_partition_file(choice)) {
+  if (data::is_file_source(choice)) {
     partition::Partition p = partition::Partition::load(choice);
     p.validate_against(infos);
     return p;
