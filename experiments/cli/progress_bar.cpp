@@ -51,7 +51,8 @@ void ProgressBar::draw(bool final) {
   const int width = 24, filled = static_cast<int>(fraction * width);
   std::string bar(filled, '#');
   bar += std::string(width - filled, '.');
-  const double rate = elapsed > 0 ? done_ / elapsed : 0.0;
+  // Too early for a meaningful rate: show none rather than a spike.
+  const double rate = elapsed > 0.2 ? done_ / elapsed : 0.0;
   std::string tail = final ? fmt::format("done in {}", duration(elapsed))
                            : fmt::format("ETA {}", duration(rate > 0 ? (total_ - done_) / rate : -1));
   std::string line = fmt::format("[{}] {} {:3.0f}% {}/{} {} ({:.1f}/s) {}", label_, bar, 100 * fraction,
