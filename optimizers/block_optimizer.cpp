@@ -183,6 +183,7 @@ struct BlockOptimizer::Plan {
   std::vector<TensorStateTensors> out; // preview only
   at::Tensor shared_v_out;             // preview only
   std::vector<float> codebook;
+  at::Tensor codebook_on_device;       // the codebook on the parameters' device (a view on CPU)
   std::int64_t skipped = 0;
   GlobalState global;
 };
@@ -197,6 +198,9 @@ BlockOptimizer::Plan BlockOptimizer::plan(bool commit) {
     p.params_out.resize(n);
     p.out.resize(n);
   }
+  std::vector<std::size_t> checked;  // tensors with a gradient, checked for finiteness in one call
+  std::vector<const float*> checked_values;
+  std::vector<std::int64_t> checked_sizes;
   for (std::size_t i = 0; i < n; ++i) {
     const at::Tensor& param = named_[i].tensor;
     const at::Tensor& grad = param.grad();
@@ -210,16 +214,24 @@ BlockOptimizer::Plan BlockOptimizer::plan(bool commit) {
                                            partition::shape_string(param.sizes().vec())));
     }
     p.grads[i] = grad.detach().to(at::kFloat).contiguous();
-    if (!all_finite(kernel_device(param), p.grads[i].data_ptr<float>(), layout_.tensors[i].numel)) {
-      if (policy_ == NonFinitePolicy::error) {
-        throw std::runtime_error(fmt::format(
-            "non-finite gradient in parameter '{}' at its step {} (policy error; use skip to leave such tensors "
-            "untouched)",
-            named_[i].name, state_.tensors[i].step + 1));
-      }
-      s.active = false;
-      ++p.skipped;
+    checked.push_back(i);
+    checked_values.push_back(p.grads[i].data_ptr<float>());
+    checked_sizes.push_back(layout_.tensors[i].numel);
+  }
+  const std::vector<bool> finite = checked.empty() ? std::vector<bool>{}
+                                                   : all_finite(kernel_device(named_.front().tensor), checked_values,
+                                                                checked_sizes);
+  for (std::size_t k = 0; k < checked.size(); ++k) {
+    if (finite[k]) continue;
+    const std::size_t i = checked[k];
+    if (policy_ == NonFinitePolicy::error) {
+      throw std::runtime_error(fmt::format(
+          "non-finite gradient in parameter '{}' at its step {} (policy error; use skip to leave such tensors "
+          "untouched)",
+          named_[i].name, state_.tensors[i].step + 1));
     }
+    p.steps[i].active = false;
+    ++p.skipped;
   }
   if (layout_.spec.m == FirstMoment::codebook) {
     p.codebook = state_.codebook;
@@ -266,7 +278,11 @@ BlockOptimizer::Plan BlockOptimizer::plan(bool commit) {
 
 void BlockOptimizer::run(Plan& p) {
   if (named_.empty()) return;
-  if (!p.codebook.empty()) p.global.codebook = p.codebook.data();
+  if (!p.codebook.empty()) {
+    p.codebook_on_device = at::from_blob(p.codebook.data(), {static_cast<std::int64_t>(p.codebook.size())}, at::kFloat)
+                               .to(named_.front().tensor.device());
+    p.global.codebook = p.codebook_on_device.data_ptr<float>();
+  }
   run_step(kernel_device(named_.front().tensor), layout_, p.steps, p.global);
 }
 

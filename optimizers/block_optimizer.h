@@ -18,9 +18,8 @@
 // Weight decay: p·(1 − lr·wd) before the update, skipped for names matching
 // spec.decay_exclude (adamw/flash-adamw exclude nothing, as torch.optim.AdamW
 // on a full parameter list; adam-mini/gefen exclude norm, ln, bias).
-// Device: routed by optimizers/kernels.h; this version has CPU kernels only
-// and refuses CUDA parameters at construction with a one-line error. Not
-// here: amsgrad, maximize, foreach/capturable flags, sparse gradients.
+// Device: routed by optimizers/kernels.h (CPU kernels, and CUDA kernels in a
+// CUDA build; state lives on the parameters' device). Not here: amsgrad, maximize, foreach/capturable flags, sparse gradients.
 #pragma once
 
 #include <ATen/ATen.h>

@@ -1,39 +1,73 @@
-// Device routing of the kernel family; see kernels.h.
+// Device routing of the kernel family; see kernels.h. The only file besides
+// device.cpp that tests BLOCKSCOPE_WITH_CUDA: without it every CUDA request
+// stops in require_cuda(), which says how to build with CUDA.
 #include "optimizers/kernels.h"
 
 #include <stdexcept>
 
 #include "optimizers/device.h"
+#ifdef BLOCKSCOPE_WITH_CUDA
+#include "optimizers/cuda/step.h"
+#endif
 
 namespace blockscope::optimizers {
+namespace {
+
+// require_cuda() until it first succeeds: it runs a self-test kernel with a
+// host synchronisation, which must not happen on every step.
+void require_cuda_once() {
+  static const bool available = (require_cuda(), true);  // not set while it throws, so a failure is re-checked
+  (void)available;
+}
+
+}  // namespace
 
 void require_kernels(KernelDevice device) {
-  if (device == KernelDevice::cpu) return;
-  require_cuda();  // without CUDA in the build or machine: how to get it
-  throw std::runtime_error(
-      "the blockscope optimizer kernels run on CPU tensors in this version: keep the model on the CPU");
+  if (device == KernelDevice::cuda) require_cuda_once();  // without CUDA in the build or machine: how to get it
 }
 
 void run_step(KernelDevice device, const StateLayout& layout, const std::vector<TensorStep>& tensors,
               const GlobalState& global) {
-  require_kernels(device);
-  step_cpu(layout, tensors, global);
+  if (device == KernelDevice::cpu) return step_cpu(layout, tensors, global);
+  require_cuda_once();
+#ifdef BLOCKSCOPE_WITH_CUDA
+  step_cuda(layout, tensors, global);
+#endif
 }
 
 std::vector<float> learn_codebook(KernelDevice device, const StateLayout& layout, const std::vector<const float*>& grads) {
-  require_kernels(device);
-  return learn_codebook_cpu(layout, grads);
+  if (device == KernelDevice::cpu) return learn_codebook_cpu(layout, grads);
+  require_cuda_once();
+#ifdef BLOCKSCOPE_WITH_CUDA
+  return learn_codebook_cuda(layout, grads);
+#else
+  throw std::logic_error("unreachable: require_cuda() throws in a build without CUDA");
+#endif
 }
 
-bool all_finite(KernelDevice device, const float* values, std::int64_t n) {
-  require_kernels(device);
-  return all_finite_cpu(values, n);
+std::vector<bool> all_finite(KernelDevice device, const std::vector<const float*>& values,
+                             const std::vector<std::int64_t>& sizes) {
+  if (values.size() != sizes.size()) throw std::invalid_argument("all_finite: one size per array is needed");
+  if (device == KernelDevice::cpu) {
+    std::vector<bool> finite(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) finite[i] = all_finite_cpu(values[i], sizes[i]);
+    return finite;
+  }
+  require_cuda_once();
+#ifdef BLOCKSCOPE_WITH_CUDA
+  return all_finite_cuda(values, sizes);
+#else
+  throw std::logic_error("unreachable: require_cuda() throws in a build without CUDA");
+#endif
 }
 
 void split_weights(KernelDevice device, WeightStorage w, float* params, std::int64_t n, std::int8_t* rho8,
                    std::int16_t* rho16) {
-  require_kernels(device);
-  split_weights_cpu(w, params, n, rho8, rho16);
+  if (device == KernelDevice::cpu) return split_weights_cpu(w, params, n, rho8, rho16);
+  require_cuda_once();
+#ifdef BLOCKSCOPE_WITH_CUDA
+  split_weights_cuda(w, params, n, rho8, rho16);
+#endif
 }
 
 }  // namespace blockscope::optimizers

@@ -1,8 +1,10 @@
 // The kernel family's operations, one name each, routed by device (style.md
-// 7): the single place where a CUDA implementation plugs in. This version has
-// CPU kernels only (cpu/step.h): CUDA tensors are refused by require_kernels
-// with a sentence saying what to do (a build without CUDA says how to get it).
-// Pointers inside TensorStep/GlobalState must all live on `device`.
+// 7): the single place where the CUDA implementation plugs in. KernelDevice::
+// cpu runs cpu/step.h (the specification); KernelDevice::cuda runs
+// cuda/step.h in a build with BLOCKSCOPE_CUDA, bitwise equal to the CPU, and
+// otherwise throws a sentence saying how to get CUDA (require_cuda).
+// Pointers inside TensorStep/GlobalState (the codebook included) must all
+// live on `device`.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +16,7 @@ namespace blockscope::optimizers {
 
 enum class KernelDevice { cpu, cuda };
 
-// Throws unless this build has kernels for `device`.
+// Throws unless this build and machine have kernels for `device`.
 void require_kernels(KernelDevice device);
 
 void run_step(KernelDevice device, const StateLayout& layout, const std::vector<TensorStep>& tensors,
@@ -23,7 +25,10 @@ void run_step(KernelDevice device, const StateLayout& layout, const std::vector<
 // The Gefen codebook (host vector) from first-step gradients on `device`.
 std::vector<float> learn_codebook(KernelDevice device, const StateLayout& layout, const std::vector<const float*>& grads);
 
-bool all_finite(KernelDevice device, const float* values, std::int64_t n);
+// One flag per array values[i] of sizes[i] elements: true when all are
+// finite. On CUDA one launch and one read-back for the whole list.
+std::vector<bool> all_finite(KernelDevice device, const std::vector<const float*>& values,
+                             const std::vector<std::int64_t>& sizes);
 
 void split_weights(KernelDevice device, WeightStorage w, float* params, std::int64_t n, std::int8_t* rho8,
                    std::int16_t* rho16);

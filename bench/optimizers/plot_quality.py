@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Loss table and loss-curve plot for bench/optimizers/quality.sh.
+
+Reads /loss and /step_time (blockscope.run/1 run files). For each run prints
+the final loss (mean of the last 50 steps, or of all steps if fewer), its
+ratio to the first run's (adamw), and the summed step time; writes a PNG with
+the raw per-step loss (faint) and its 50-step moving average, log y axis.
+
+Usage: /usr/bin/python3 plot_quality.py OUT.png LABEL:LR:RUN.h5 [...]
+"""
+import sys
+
+import h5py
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+WINDOW = 50
+
+
+def main():
+    png, runs = sys.argv[1], [arg.split(":", 2) for arg in sys.argv[2:]]
+    fig, ax = plt.subplots(figsize=(8, 5))
+    base = None
+    print(f"{'optimizer':<12} {'lr':>8} {'steps':>6} {'final loss':>11} {'vs ' + runs[0][0]:>10} {'step time s':>12}")
+    for label, lr, path in runs:
+        with h5py.File(path, "r") as f:
+            loss = f["loss"][()]
+            seconds = float(f["step_time"][()].sum())
+        final = float(loss[-WINDOW:].mean())
+        base = final if base is None else base
+        print(f"{label:<12} {lr:>8} {len(loss):>6} {final:>11.4f} {final / base:>10.4f} {seconds:>12.1f}")
+        steps = np.arange(1, len(loss) + 1)
+        line, = ax.plot(steps, loss, alpha=0.2, linewidth=0.5)
+        if len(loss) >= WINDOW:
+            smooth = np.convolve(loss, np.ones(WINDOW) / WINDOW, mode="valid")
+            ax.plot(steps[WINDOW - 1:], smooth, color=line.get_color(), label=f"{label} (lr {lr})")
+        else:
+            line.set_label(f"{label} (lr {lr})")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel(f"training loss (faint: per step; solid: {WINDOW}-step mean)")
+    ax.set_title("gpt zoo model on the text corpus")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=120)
+    print(f"wrote {png}")
+
+
+if __name__ == "__main__":
+    main()
