@@ -24,7 +24,7 @@ def main():
     png, runs = sys.argv[1], [arg.split(":", 2) for arg in sys.argv[2:]]
     fig, ax = plt.subplots(figsize=(8, 5))
     base = None
-    print(f"{'optimizer':<12} {'lr':>8} {'steps':>6} {'final loss':>11} {'vs ' + runs[0][0]:>10} {'step time s':>12}")
+    print(f"{'optimizer':<12} {'lr':>8} {'steps':>6} {'final loss':>11} {'vs ' + runs[0][0]:>10} {'Σ step time s':>14}")
     for label, lr, path in runs:
         with h5py.File(path, "r") as f:
             loss = f["loss"][()]
