@@ -2,6 +2,8 @@
 // batching arithmetic, and fit checks against a model's input spec.
 #include <gtest/gtest.h>
 
+#include "tests/cpp/error_message.h"
+
 #include "data/sources.h"
 #include "data/text_corpus.h"
 
@@ -12,14 +14,7 @@ const InputSpec kFeatures{InputSpec::Kind::kFeatures, {6}, 0, 3};
 const InputSpec kImages{InputSpec::Kind::kImage, {3, 8, 8}, 0, 5};
 const InputSpec kTokens{InputSpec::Kind::kTokens, {16}, 256, 256};
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using blockscope::testing::error_of;
 
 TEST(Sources, SameSeedSameData) {
   for (const char* name : {"mixture", "images", "markov", "text"}) {

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "tests/cpp/error_message.h"
+
 #include "data/sources.h"
 #include "experiments/models/model.h"
 #include "experiments/models/zoo/zoo.h"
@@ -18,14 +20,7 @@ at::Tensor param(const Model& model, const std::string& name) {
   throw std::runtime_error("no parameter " + name);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using blockscope::testing::error_of;
 
 TEST(Zoo, EveryModelRunsOnItsDefaultDataWithFiniteOutputs) {
   for (const ZooEntry& entry : zoo()) {

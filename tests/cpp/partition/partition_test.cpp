@@ -2,6 +2,8 @@
 // contract and against a model, HDF5 round trips and load errors, the JSON
 // summary and the strategy factory.
 #include <gtest/gtest.h>
+
+#include "tests/cpp/error_message.h"
 #include <unistd.h>
 
 #include <fstream>
@@ -36,14 +38,7 @@ std::vector<TensorInfo> small_model() {
   return {{"a.weight", {2, 3}}, {"b.bias", {4}}, {"s", {}}, {"e.weight", {0, 5}}};
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using blockscope::testing::error_of;
 
 TEST(Partition, SimpleStrategies) {
   Partition element = per_element(small_model());
