@@ -3,8 +3,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 
+#include "optimizers/cpu/codebook_lookup.h"
 #include "optimizers/math/bf16.h"
 #include "optimizers/math/codebook.h"
 #include "optimizers/math/companding.h"
@@ -15,8 +17,9 @@ namespace blockscope::optimizers {
 namespace {
 
 constexpr std::int64_t kSumChunk = 4096;   // fixed chunking of the Σ g² reductions
-constexpr std::int64_t kTile = math::kStateGroupSize;
-constexpr std::int64_t kTilesPerTask = 256; // parallel work item: 8192 elements
+constexpr std::int64_t kTile = math::kStateGroupSize;   // companded state group
+constexpr std::int64_t kTaskElements = 256 * kTile;     // parallel work item, a whole number of tiles
+constexpr std::int64_t kCodebookChunk = 64;             // codebook m: elements per search batch
 constexpr std::int64_t kParallelSegments = 64;
 
 // Σ g² over [begin, end) in float64: chunk sums, then their ordered sum.
@@ -103,101 +106,169 @@ std::vector<float> codebook_scales(const TensorLayout& t, const TensorStep& s, c
   return scales;
 }
 
-// The update pass over tiles [tile_begin, tile_end) of one tensor.
+// What is constant over a run of elements: the shared v of their block and
+// the old and new codebook scales of their group.
+struct RunConstants {
+  float v_shared = 0.0f;
+  float scale_old = 0.0f;
+  float scale_new = 0.0f;
+};
+
+// Element i's second moment, parameter and stored states, given its gradient
+// and its new first moment (m_new, stored; m_used, applied). Companded
+// components go to the tile buffers (index i − origin) for update_span.
 template <FirstMoment M, SecondMoment V, WeightStorage W>
-void update_tiles(const TensorLayout& t, const TensorStep& s, const GlobalState& global, const float* new_scales,
-                  std::int64_t tile_begin, std::int64_t tile_end) {
+inline void finish_element(const TensorStep& s, std::int64_t i, float g, float m_new, float m_used,
+                           const RunConstants& k, float v_scale16, float* m_buf, float* v_buf, std::int64_t origin) {
   constexpr std::int32_t levels = W == WeightStorage::bf16_int16 ? math::kRhoLevelsInt16 : math::kRhoLevelsInt8;
   const math::StepScalars& sc = s.scalars;
-  float m_new[kTile], v_new[kTile], m_used[kTile];
-  std::int64_t range = 0, group = 0;
-  for (std::int64_t tile = tile_begin; tile < tile_end; ++tile) {
-    const std::int64_t b = tile * kTile, e = std::min(t.numel, b + kTile), len = e - b;
-    if (V == SecondMoment::shared) range = t.blocks.range_of(b);
-    if (M == FirstMoment::codebook) group = t.scale_groups.index_of(b);
-    float m_scale16 = 0.0f, v_scale16 = 0.0f;
-    if (M == FirstMoment::companded) m_scale16 = math::fp16_to_float(s.in.m_scale16[tile]);
-    if (V == SecondMoment::companded) v_scale16 = math::fp16_to_float(s.in.v_scale16[tile]);
-    // Moments.
-    for (std::int64_t j = 0; j < len; ++j) {
-      const std::int64_t i = b + j;
+  float v_new = k.v_shared;
+  if constexpr (V == SecondMoment::element) v_new = math::second_moment(s.in.v_fp32[i], g * g, sc);
+  if constexpr (V == SecondMoment::companded) {
+    v_new = math::second_moment(math::dequantize_v(s.in.v_q8[i], v_scale16), g * g, sc);
+  }
+  float theta = s.param_in[i];
+  if constexpr (W == WeightStorage::bf16_int8) theta = math::join_weight(math::float_to_bf16(theta), s.in.rho8[i], levels);
+  if constexpr (W == WeightStorage::bf16_int16) {
+    theta = math::join_weight(math::float_to_bf16(theta), s.in.rho16[i], levels);
+  }
+  theta = math::apply_update(theta, m_used, v_new, sc);
+  if constexpr (W == WeightStorage::fp32) {
+    s.param_out[i] = theta;
+  } else {
+    const math::SplitWeight split = math::split_weight(theta, levels);
+    s.param_out[i] = math::bf16_to_float(split.hi);
+    if constexpr (W == WeightStorage::bf16_int8) s.out.rho8[i] = static_cast<std::int8_t>(split.rho);
+    if constexpr (W == WeightStorage::bf16_int16) s.out.rho16[i] = static_cast<std::int16_t>(split.rho);
+  }
+  if constexpr (M == FirstMoment::fp32) s.out.m_fp32[i] = m_new;
+  if constexpr (M == FirstMoment::bf16) s.out.m_bf16[i] = math::float_to_bf16(m_new);
+  if constexpr (M == FirstMoment::companded) m_buf[i - origin] = m_new;
+  if constexpr (V == SecondMoment::element) s.out.v_fp32[i] = v_new;
+  if constexpr (V == SecondMoment::companded) v_buf[i - origin] = v_new;
+}
+
+// Elements [b, e) of one tensor, inside one shared-v range, one codebook
+// scale group and (companded states) one 32-element tile. The loops carry no
+// dependence between elements (out may alias in only element for element),
+// so they are marked simd; the codebook search runs as a scalar middle loop.
+template <FirstMoment M, SecondMoment V, WeightStorage W>
+void update_run(const TensorStep& step, const GlobalState& global, const CodebookLookup* lookup,
+                const RunConstants& k, float m_scale16, float v_scale16, std::int64_t b, std::int64_t e, float* m_buf,
+                float* v_buf, std::int64_t origin) {
+  // A local copy: stores through the byte-sized state pointers cannot alias
+  // it, so the pointers stay in registers and the loops vectorise.
+  const TensorStep s = step;
+  const math::StepScalars& sc = s.scalars;
+  if constexpr (M == FirstMoment::codebook) {
+    const float* codebook = global.codebook;
+    float x[kCodebookChunk];
+    std::uint8_t q[kCodebookChunk];
+    for (std::int64_t c = b; c < e; c += kCodebookChunk) {
+      const std::int64_t len = std::min(e - c, kCodebookChunk);
+#pragma omp simd
+      for (std::int64_t j = 0; j < len; ++j) {
+        x[j] = math::gefen_momentum(s.grad[c + j], s.in.m_code[c + j], k.scale_old, codebook, sc) / k.scale_new;
+      }
+      for (std::int64_t j = 0; j < len; ++j) {
+        q[j] = k.scale_new == 0.0f ? 0 : static_cast<std::uint8_t>(lookup->nearest(x[j]));  // math::gefen_code
+      }
+#pragma omp simd
+      for (std::int64_t j = 0; j < len; ++j) {
+        const std::int64_t i = c + j;
+        s.out.m_code[i] = q[j];
+        finish_element<M, V, W>(s, i, s.grad[i], 0.0f, codebook[q[j]] * k.scale_new, k, v_scale16, m_buf, v_buf,
+                                origin);
+      }
+    }
+  } else {
+#pragma omp simd
+    for (std::int64_t i = b; i < e; ++i) {
       const float g = s.grad[i];
       float m_old = 0.0f;
-      if (M == FirstMoment::fp32) m_old = s.in.m_fp32[i];
-      if (M == FirstMoment::bf16) m_old = math::bf16_to_float(s.in.m_bf16[i]);
-      if (M == FirstMoment::companded) m_old = math::expand_m(s.in.m_q8[i], m_scale16);
-      if (M == FirstMoment::codebook) {
-        while (i >= t.scale_groups.end(group)) ++group;
-        const float m = math::gefen_momentum(g, s.in.m_code[i], s.in.m_scale[group], global.codebook, sc);
-        m_new[j] = m;
-        const std::uint8_t q = math::gefen_code(m, new_scales[group], global.codebook);
-        s.out.m_code[i] = q;
-        m_used[j] = global.codebook[q] * new_scales[group];
-      } else {
-        m_new[j] = math::first_moment(m_old, g, sc);
-        m_used[j] = m_new[j];
-      }
-      if (V == SecondMoment::element) v_new[j] = math::second_moment(s.in.v_fp32[i], g * g, sc);
-      if (V == SecondMoment::companded) v_new[j] = math::second_moment(math::dequantize_v(s.in.v_q8[i], v_scale16), g * g, sc);
-      if (V == SecondMoment::shared) {
-        while (i >= t.blocks.range(range).end) ++range;
-        v_new[j] = global.v_out[t.blocks.range(range).block];
-      }
-    }
-    // Parameters.
-    for (std::int64_t j = 0; j < len; ++j) {
-      const std::int64_t i = b + j;
-      float theta = s.param_in[i];
-      if (W == WeightStorage::bf16_int8) theta = math::join_weight(math::float_to_bf16(theta), s.in.rho8[i], levels);
-      if (W == WeightStorage::bf16_int16) theta = math::join_weight(math::float_to_bf16(theta), s.in.rho16[i], levels);
-      theta = math::apply_update(theta, m_used[j], v_new[j], sc);
-      if (W == WeightStorage::fp32) {
-        s.param_out[i] = theta;
-      } else {
-        const math::SplitWeight split = math::split_weight(theta, levels);
-        s.param_out[i] = math::bf16_to_float(split.hi);
-        if (W == WeightStorage::bf16_int8) s.out.rho8[i] = static_cast<std::int8_t>(split.rho);
-        if (W == WeightStorage::bf16_int16) s.out.rho16[i] = static_cast<std::int16_t>(split.rho);
-      }
-    }
-    // Stored moments.
-    if (M == FirstMoment::fp32) std::copy(m_new, m_new + len, s.out.m_fp32 + b);
-    if (M == FirstMoment::bf16) {
-      for (std::int64_t j = 0; j < len; ++j) s.out.m_bf16[b + j] = math::float_to_bf16(m_new[j]);
-    }
-    if (M == FirstMoment::companded) {
-      float absmax = 0.0f;
-      for (std::int64_t j = 0; j < len; ++j) absmax = std::max(absmax, std::fabs(m_new[j]));
-      const float scale = math::state_group_scale(absmax);
-      for (std::int64_t j = 0; j < len; ++j) s.out.m_q8[b + j] = math::compand_m(m_new[j], scale);
-      s.out.m_scale16[tile] = math::float_to_fp16(scale);
-    }
-    if (V == SecondMoment::element) std::copy(v_new, v_new + len, s.out.v_fp32 + b);
-    if (V == SecondMoment::companded) {
-      float absmax = 0.0f;
-      for (std::int64_t j = 0; j < len; ++j) absmax = std::max(absmax, std::sqrt(v_new[j]));
-      const float scale = math::state_group_scale(absmax);
-      for (std::int64_t j = 0; j < len; ++j) s.out.v_q8[b + j] = math::quantize_sqrt_v(std::sqrt(v_new[j]), scale);
-      s.out.v_scale16[tile] = math::float_to_fp16(scale);
+      if constexpr (M == FirstMoment::fp32) m_old = s.in.m_fp32[i];
+      if constexpr (M == FirstMoment::bf16) m_old = math::bf16_to_float(s.in.m_bf16[i]);
+      if constexpr (M == FirstMoment::companded) m_old = math::expand_m(s.in.m_q8[i], m_scale16);
+      const float m_new = math::first_moment(m_old, g, sc);
+      finish_element<M, V, W>(s, i, g, m_new, m_new, k, v_scale16, m_buf, v_buf, origin);
     }
   }
 }
 
+// The update pass over elements [begin, end) of one tensor (begin a multiple
+// of 32): cut into runs of constant RunConstants, and for companded states
+// into 32-element tiles whose group scale is taken once the tile is done.
 template <FirstMoment M, SecondMoment V, WeightStorage W>
-void update_tensor(const TensorLayout& t, const TensorStep& s, const GlobalState& global) {
+void update_span(const TensorLayout& t, const TensorStep& s, const GlobalState& global, const CodebookLookup* lookup,
+                 const float* new_scales, std::int64_t begin, std::int64_t end) {
+  constexpr bool tiled = M == FirstMoment::companded || V == SecondMoment::companded;
+  float m_buf[kTile], v_buf[kTile];
+  std::int64_t range = V == SecondMoment::shared ? t.blocks.range_of(begin) : 0;
+  partition::BlockRange r = V == SecondMoment::shared ? t.blocks.range(range) : partition::BlockRange{0, end, 0};
+  std::int64_t group = M == FirstMoment::codebook ? t.scale_groups.index_of(begin) : 0;
+  std::int64_t group_end = M == FirstMoment::codebook ? t.scale_groups.end(group) : end;
+  for (std::int64_t unit = begin; unit < end;) {
+    const std::int64_t unit_end = tiled ? std::min(end, unit + kTile) : end, tile = unit / kTile;
+    const float m_scale16 = M == FirstMoment::companded ? math::fp16_to_float(s.in.m_scale16[tile]) : 0.0f;
+    const float v_scale16 = V == SecondMoment::companded ? math::fp16_to_float(s.in.v_scale16[tile]) : 0.0f;
+    for (std::int64_t i = unit; i < unit_end;) {
+      RunConstants k;
+      if constexpr (V == SecondMoment::shared) {
+        while (i >= r.end) r = t.blocks.range(++range);
+        k.v_shared = global.v_out[r.block];
+      }
+      if constexpr (M == FirstMoment::codebook) {
+        while (i >= group_end) group_end = t.scale_groups.end(++group);
+        k.scale_old = s.in.m_scale[group];
+        k.scale_new = new_scales[group];
+      }
+      const std::int64_t run_end = std::min({unit_end, r.end, group_end});
+      update_run<M, V, W>(s, global, lookup, k, m_scale16, v_scale16, i, run_end, m_buf, v_buf, unit);
+      i = run_end;
+    }
+    const std::int64_t len = unit_end - unit;
+    if constexpr (M == FirstMoment::companded) {
+      float absmax = 0.0f;
+#pragma omp simd reduction(max : absmax)
+      for (std::int64_t j = 0; j < len; ++j) absmax = std::max(absmax, std::fabs(m_buf[j]));
+      const float scale = math::state_group_scale(absmax);
+      std::int8_t* const m_q8 = s.out.m_q8 + unit;
+#pragma omp simd
+      for (std::int64_t j = 0; j < len; ++j) m_q8[j] = math::compand_m(m_buf[j], scale);
+      s.out.m_scale16[tile] = math::float_to_fp16(scale);
+    }
+    if constexpr (V == SecondMoment::companded) {
+      float absmax = 0.0f;
+#pragma omp simd reduction(max : absmax)
+      for (std::int64_t j = 0; j < len; ++j) {
+        v_buf[j] = std::sqrt(v_buf[j]);
+        absmax = std::max(absmax, v_buf[j]);
+      }
+      const float scale = math::state_group_scale(absmax);
+      std::uint8_t* const v_q8 = s.out.v_q8 + unit;
+#pragma omp simd
+      for (std::int64_t j = 0; j < len; ++j) v_q8[j] = math::quantize_sqrt_v(v_buf[j], scale);
+      s.out.v_scale16[tile] = math::float_to_fp16(scale);
+    }
+    unit = unit_end;
+  }
+}
+
+template <FirstMoment M, SecondMoment V, WeightStorage W>
+void update_tensor(const TensorLayout& t, const TensorStep& s, const GlobalState& global,
+                   const CodebookLookup* lookup) {
   std::vector<float> scales;
   if (M == FirstMoment::codebook) scales = codebook_scales(t, s, global.codebook);
-  const std::int64_t tiles = t.groups32();
-  const std::int64_t tasks = (tiles + kTilesPerTask - 1) / kTilesPerTask;
+  const std::int64_t tasks = (t.numel + kTaskElements - 1) / kTaskElements;
 #pragma omp parallel for schedule(static)
   for (std::int64_t task = 0; task < tasks; ++task) {
-    update_tiles<M, V, W>(t, s, global, scales.data(), task * kTilesPerTask,
-                          std::min(tiles, (task + 1) * kTilesPerTask));
+    update_span<M, V, W>(t, s, global, lookup, scales.data(), task * kTaskElements,
+                         std::min(t.numel, (task + 1) * kTaskElements));
   }
   if (M == FirstMoment::codebook) std::copy(scales.begin(), scales.end(), s.out.m_scale);
 }
 
-using UpdateFn = void (*)(const TensorLayout&, const TensorStep&, const GlobalState&);
+using UpdateFn = void (*)(const TensorLayout&, const TensorStep&, const GlobalState&, const CodebookLookup*);
 
 template <FirstMoment M, SecondMoment V>
 UpdateFn pick_w(WeightStorage w) {
@@ -236,9 +307,13 @@ void step_cpu(const StateLayout& layout, const std::vector<TensorStep>& tensors,
     throw std::invalid_argument("step_cpu: one TensorStep per layout tensor is needed");
   }
   if (layout.spec.v == SecondMoment::shared) update_shared_v(layout, tensors, global);
+  std::optional<CodebookLookup> lookup;
+  if (layout.spec.m == FirstMoment::codebook) lookup.emplace(global.codebook);
   const UpdateFn update = pick(layout.spec);
   for (std::size_t i = 0; i < tensors.size(); ++i) {
-    if (tensors[i].active && layout.tensors[i].numel > 0) update(layout.tensors[i], tensors[i], global);
+    if (tensors[i].active && layout.tensors[i].numel > 0) {
+      update(layout.tensors[i], tensors[i], global, lookup ? &*lookup : nullptr);
+    }
   }
 }
 

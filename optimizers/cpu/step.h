@@ -14,7 +14,9 @@
 //     fp32(Σ/count), β2 from the block's first active tensor. Ranges of
 //     inactive tensors do not count; a block with no active range keeps its v.
 //   codebook m, pass A: per scale group, s_new = max |β1·c[q]·s_old + (1−β1) g|.
-//   update pass, in tiles of 32 elements (the companded groups): θ from the
+//   update pass, over runs of elements that share a v block and a codebook
+//     scale group (and a 32-element tile, the companded groups), as simd
+//     loops (the codebook search, cpu/codebook_lookup.h, scalar): θ from the
 //     parameter (+ ULP correction), m and v dequantised, m ← β1 m + (1−β1) g,
 //     v ← β2 v + (1−β2) g² (per element) or v_b; θ ← θ·(1−lr·wd) − step_size·
 //     m_used / (√v/√(1−β2^t) + eps) with m_used = c[q_new]·s_new for the

@@ -31,11 +31,21 @@ BLOCKSCOPE_HD inline int histogram_bin(float x) {
   return bin < 0 ? 0 : (bin >= kHistogramBins ? kHistogramBins - 1 : bin);
 }
 
+// Index of the level nearest to x among the two neighbours of position
+// `right`, the number of levels of `codebook` (size entries, sorted
+// ascending) that are < x: the reference's searchsorted rule, i − 1 when
+// |x − c[i−1]| ≤ |c[i] − x| in fp32, so an exact tie goes to the lower index.
+BLOCKSCOPE_HD inline int nearest_of_neighbours(const float* codebook, int size, int right, float x) {
+  if (right == 0) return 0;
+  if (right == size) return size - 1;
+  const int left = right - 1;
+  return fabsf(x - codebook[left]) <= fabsf(x - codebook[right]) ? left : right;
+}
+
 // Index of the level of `codebook` (size entries, sorted ascending) nearest
-// to x (finite): the reference's searchsorted rule. With i the first index
-// whose level is ≥ x, it picks i − 1 when |x − c[i−1]| ≤ |c[i] − x| in fp32,
-// so an exact tie between two levels goes to the lower index; among equal
-// (padded) levels it returns the one next to x. O(log size).
+// to x (finite), by nearest_of_neighbours after a binary search for the count
+// of levels < x; among equal (padded) levels it returns the one next to x.
+// O(log size). (The CPU kernels use the equivalent cpu/codebook_lookup.h.)
 BLOCKSCOPE_HD inline int nearest(const float* codebook, int size, float x) {
   int right = 0;  // number of levels < x
   int step = 1;
@@ -43,10 +53,7 @@ BLOCKSCOPE_HD inline int nearest(const float* codebook, int size, float x) {
   for (; step > 0; step /= 2) {
     if (right + step <= size && codebook[right + step - 1] < x) right += step;
   }
-  if (right == 0) return 0;
-  if (right == size) return size - 1;
-  const int left = right - 1;
-  return fabsf(x - codebook[left]) <= fabsf(x - codebook[right]) ? left : right;
+  return nearest_of_neighbours(codebook, size, right, x);
 }
 
 // Normalisation block for a tensor of n elements with period `period`:

@@ -34,7 +34,7 @@ BLOCKSCOPE_HD inline float state_group_scale(float absmax) { return fmaxf(absmax
 BLOCKSCOPE_HD inline std::int8_t compand_m(float m, float s) {
   const float x = m / s;
   const float y = 2.0f * x / (1.0f + fabsf(x));
-  return static_cast<std::int8_t>(floorf(mul_rn(127.0f, y) + 0.5f));
+  return static_cast<std::int8_t>(floor_to_int(mul_rn(127.0f, y) + 0.5f));
 }
 
 // m̂ from its int8 code and the widened fp16 scale s16.
@@ -45,7 +45,7 @@ BLOCKSCOPE_HD inline float expand_m(std::int8_t q, float s16) {
 
 // uint8 code of v, given √v and the group scale s (fp32, absmax of √v).
 BLOCKSCOPE_HD inline std::uint8_t quantize_sqrt_v(float sqrt_v, float s) {
-  return static_cast<std::uint8_t>(floorf(mul_rn(255.0f, sqrt_v / s) + 0.5f));
+  return static_cast<std::uint8_t>(floor_to_int(mul_rn(255.0f, sqrt_v / s) + 0.5f));
 }
 
 // v̂ from its uint8 code and the widened fp16 scale s16.

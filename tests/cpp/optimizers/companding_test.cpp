@@ -23,6 +23,21 @@ constexpr double kArithmeticSlack = 8.0 * 0x1p-24;  // ≤ 8 fp32 roundings, rel
 
 float stored_scale(float s) { return fp16_to_float(float_to_fp16(s)); }
 
+TEST(Companding, FloorToIntEqualsFloorf) {
+  // The quantisers' rounding (floor(· + 0.5)) without libm: every quarter
+  // step over the codes' range, the fp32 neighbours of each integer and half,
+  // and random values up to 2^24.
+  std::vector<float> xs;
+  for (int k = -4 * 300; k <= 4 * 300; ++k) {
+    const float x = 0.25f * static_cast<float>(k);
+    for (float y : {x, std::nextafter(x, -1e9f), std::nextafter(x, 1e9f)}) xs.push_back(y);
+  }
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> wide(-16777215.0f, 16777215.0f);
+  for (int i = 0; i < 100000; ++i) xs.push_back(wide(rng));
+  for (float x : xs) ASSERT_EQ(floor_to_int(x), static_cast<std::int32_t>(std::floor(x))) << x;
+}
+
 TEST(Companding, RepresentableMomentumPointsReproduceExactly) {
   for (float s : {1.0f, 0.0625f, 3.5f, stored_scale(1e-3f), stored_scale(1234.5f)}) {
     ASSERT_EQ(stored_scale(s), s);
