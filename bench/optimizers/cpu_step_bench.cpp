@@ -37,7 +37,7 @@
 // ms) / (this row's ms) at the same thread count.
 //
 // Usage: bench_optimizer_step [--sizes 10,50] [--threads 1,N] [--steps 10]
-//          [--warmup 3] [--python FILE]
+//          [--warmup 3] [--presets adamw,adam-mini,gefen,flash-adamw] [--python FILE]
 //        bench_optimizer_step --write-shapes DIR [--sizes …]
 // --python FILE: lines "size_millions threads ms" from the Python reference.
 // --write-shapes DIR: writes DIR/shapes_<size>M.txt ("name d0 [d1]" per line)
@@ -77,6 +77,7 @@ constexpr double kLr = 1e-3, kWeightDecay = 0.01;
 struct Args {
   std::vector<std::int64_t> sizes = {10, 50};
   std::vector<int> threads;
+  std::vector<std::string> presets = {"adamw", "adam-mini", "gefen", "flash-adamw"};
   int steps = 10;
   int warmup = 3;
   std::string python;
@@ -106,13 +107,17 @@ Args parse_args(int argc, char** argv) {
       a.steps = std::stoi(value);
     } else if (flag == "--warmup") {
       a.warmup = std::stoi(value);
+    } else if (flag == "--presets") {
+      a.presets.clear();
+      std::stringstream ss(value);
+      for (std::string item; std::getline(ss, item, ',');) a.presets.push_back(item);
     } else if (flag == "--python") {
       a.python = value;
     } else if (flag == "--write-shapes") {
       a.write_shapes = value;
     } else {
-      throw std::invalid_argument(fmt::format("unknown option {} (valid: --sizes --threads --steps --warmup "
-                                              "--python --write-shapes)",
+      throw std::invalid_argument(fmt::format("unknown option {} (valid: --sizes --threads --presets --steps "
+                                              "--warmup --python --write-shapes)",
                                               flag));
     }
   }
@@ -278,7 +283,7 @@ void run(const Args& a) {
       row("torch::optim::AdamW (C++)", "per-element", 28.0, torch_ms);
       if (python_ms > 0) row("torch.optim.AdamW foreach", "per-element", 28.0, python_ms);
 
-      for (const char* preset : {"adamw", "adam-mini", "gefen", "flash-adamw"}) {
+      for (const std::string& preset : a.presets) {
         const optimizers::OptimizerSpec spec = optimizers::parse_optimizer_spec(preset);
         const std::string strategy = optimizers::default_partition_strategy(spec);
         optimizers::BlockOptimizer opt(make_parameters(model), make_partition(strategy, model), spec,

@@ -11,7 +11,20 @@
 #include "optimizers/math/codebook.h"
 #include "optimizers/math/companding.h"
 #include "optimizers/math/fp16.h"
+#include "optimizers/math/square_sum.h"
 #include "optimizers/math/ulp_split.h"
+
+// The update loops are compiled twice, for x86-64-v3 (AVX2: 8 fp32 lanes) and
+// for the x86-64 baseline (SSE2: 4), and picked at load time (GCC ifunc). Both
+// clones do the same IEEE operations in the same order (no FMA contraction:
+// -ffp-contract=off), so their results are bitwise identical; the helpers
+// are force-inlined so that they are compiled into each clone.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define BLOCKSCOPE_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define BLOCKSCOPE_CPU_CLONES
+#endif
+#define BLOCKSCOPE_ALWAYS_INLINE inline __attribute__((always_inline))
 
 namespace blockscope::optimizers {
 namespace {
@@ -22,18 +35,22 @@ constexpr std::int64_t kTaskElements = 256 * kTile;     // parallel work item, a
 constexpr std::int64_t kCodebookChunk = 64;             // codebook m: elements per search batch
 constexpr std::int64_t kParallelSegments = 64;
 
-// Σ g² over [begin, end) in float64: chunk sums, then their ordered sum.
+// Σ g² over [begin, end) in float64: math::square_sum_piece per chunk, then
+// the chunk sums in order.
 double square_sum(const float* g, std::int64_t begin, std::int64_t end, bool parallel) {
   const std::int64_t chunks = (end - begin + kSumChunk - 1) / kSumChunk;
-  std::vector<double> partial(static_cast<std::size_t>(chunks));
-#pragma omp parallel for schedule(static) if (parallel && chunks > 1)
-  for (std::int64_t c = 0; c < chunks; ++c) {
-    const std::int64_t b = begin + c * kSumChunk, e = std::min(end, b + kSumChunk);
-    double s = 0.0;
-    for (std::int64_t i = b; i < e; ++i) s += static_cast<double>(g[i]) * static_cast<double>(g[i]);
-    partial[static_cast<std::size_t>(c)] = s;
-  }
+  auto chunk_sum = [&](std::int64_t c) {
+    const std::int64_t b = begin + c * kSumChunk;
+    return math::square_sum_piece(g, b, std::min(end, b + kSumChunk));
+  };
   double total = 0.0;
+  if (!parallel || chunks == 1) {
+    for (std::int64_t c = 0; c < chunks; ++c) total += chunk_sum(c);
+    return total;
+  }
+  std::vector<double> partial(static_cast<std::size_t>(chunks));
+#pragma omp parallel for schedule(static)
+  for (std::int64_t c = 0; c < chunks; ++c) partial[static_cast<std::size_t>(c)] = chunk_sum(c);
   for (double s : partial) total += s;
   return total;
 }
@@ -118,8 +135,9 @@ struct RunConstants {
 // and its new first moment (m_new, stored; m_used, applied). Companded
 // components go to the tile buffers (index i − origin) for update_span.
 template <FirstMoment M, SecondMoment V, WeightStorage W>
-inline void finish_element(const TensorStep& s, std::int64_t i, float g, float m_new, float m_used,
-                           const RunConstants& k, float v_scale16, float* m_buf, float* v_buf, std::int64_t origin) {
+BLOCKSCOPE_ALWAYS_INLINE void finish_element(const TensorStep& s, std::int64_t i, float g, float m_new,
+                                              float m_used, const RunConstants& k, float v_scale16, float* m_buf,
+                                              float* v_buf, std::int64_t origin) {
   constexpr std::int32_t levels = W == WeightStorage::bf16_int16 ? math::kRhoLevelsInt16 : math::kRhoLevelsInt8;
   const math::StepScalars& sc = s.scalars;
   float v_new = k.v_shared;
@@ -153,9 +171,10 @@ inline void finish_element(const TensorStep& s, std::int64_t i, float g, float m
 // dependence between elements (out may alias in only element for element),
 // so they are marked simd; the codebook search runs as a scalar middle loop.
 template <FirstMoment M, SecondMoment V, WeightStorage W>
-void update_run(const TensorStep& step, const GlobalState& global, const CodebookLookup* lookup,
-                const RunConstants& k, float m_scale16, float v_scale16, std::int64_t b, std::int64_t e, float* m_buf,
-                float* v_buf, std::int64_t origin) {
+BLOCKSCOPE_ALWAYS_INLINE void update_run(const TensorStep& step, const GlobalState& global,
+                                          const CodebookLookup* lookup, const RunConstants& k, float m_scale16,
+                                          float v_scale16, std::int64_t b, std::int64_t e, float* m_buf, float* v_buf,
+                                          std::int64_t origin) {
   // A local copy: stores through the byte-sized state pointers cannot alias
   // it, so the pointers stay in registers and the loops vectorise.
   const TensorStep s = step;
@@ -170,8 +189,8 @@ void update_run(const TensorStep& step, const GlobalState& global, const Codeboo
       for (std::int64_t j = 0; j < len; ++j) {
         x[j] = math::gefen_momentum(s.grad[c + j], s.in.m_code[c + j], k.scale_old, codebook, sc) / k.scale_new;
       }
-      for (std::int64_t j = 0; j < len; ++j) {
-        q[j] = k.scale_new == 0.0f ? 0 : static_cast<std::uint8_t>(lookup->nearest(x[j]));  // math::gefen_code
+      for (std::int64_t j = 0; j < len; ++j) {  // math::gefen_code: 0 for a zero scale
+        q[j] = k.scale_new == 0.0f ? 0 : static_cast<std::uint8_t>(lookup->nearest(x[j]));
       }
 #pragma omp simd
       for (std::int64_t j = 0; j < len; ++j) {
@@ -199,7 +218,7 @@ void update_run(const TensorStep& step, const GlobalState& global, const Codeboo
 // of 32): cut into runs of constant RunConstants, and for companded states
 // into 32-element tiles whose group scale is taken once the tile is done.
 template <FirstMoment M, SecondMoment V, WeightStorage W>
-void update_span(const TensorLayout& t, const TensorStep& s, const GlobalState& global, const CodebookLookup* lookup,
+BLOCKSCOPE_CPU_CLONES void update_span(const TensorLayout& t, const TensorStep& s, const GlobalState& global, const CodebookLookup* lookup,
                  const float* new_scales, std::int64_t begin, std::int64_t end) {
   constexpr bool tiled = M == FirstMoment::companded || V == SecondMoment::companded;
   float m_buf[kTile], v_buf[kTile];
@@ -338,10 +357,14 @@ std::vector<float> learn_codebook_cpu(const StateLayout& layout, const std::vect
 }
 
 bool all_finite_cpu(const float* values, std::int64_t n) {
-  bool finite = true;
-#pragma omp parallel for reduction(&& : finite) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) finite = finite && std::isfinite(values[i]);
-  return finite;
+  // An exponent field of all ones is ±Inf or NaN; an integer OR-reduction of
+  // that test, with no early exit, vectorises.
+  std::uint32_t non_finite = 0;
+#pragma omp parallel for simd reduction(| : non_finite) schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) {
+    non_finite |= static_cast<std::uint32_t>((math::float_bits(values[i]) & 0x7F800000u) == 0x7F800000u);
+  }
+  return non_finite == 0;
 }
 
 void split_weights_cpu(WeightStorage w, float* params, std::int64_t n, std::int8_t* rho8, std::int16_t* rho16) {

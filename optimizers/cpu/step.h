@@ -9,7 +9,7 @@
 // math from optimizers/math/adam_update.h, formats from companding.h, bf16.h,
 // ulp_split.h, codebook.h):
 //   shared v, pass 1: per range, Σ g² in float64 over fixed 4096-element chunks
-//     (chunk sums sequential, then summed in order), ranges added into their
+//     (chunk sums by math::square_sum_piece, then summed in order), ranges added into their
 //     global block in tensor order then range order; v_b ← β2 v_b + (1−β2)·
 //     fp32(Σ/count), β2 from the block's first active tensor. Ranges of
 //     inactive tensors do not count; a block with no active range keeps its v.

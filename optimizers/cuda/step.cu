@@ -16,6 +16,7 @@
 #include "optimizers/math/codebook.h"
 #include "optimizers/math/companding.h"
 #include "optimizers/math/fp16.h"
+#include "optimizers/math/square_sum.h"
 #include "optimizers/math/ulp_split.h"
 
 namespace blockscope::optimizers {
@@ -94,7 +95,7 @@ __device__ float warp_max(float x) {
 // ---------------------------------------------------------------------------
 // Shared v (cpu/step.cpp update_shared_v, square_sum).
 
-// Σ g² in float64 over one 4096-element piece of one range, sequentially.
+// Σ g² in float64 over one 4096-element piece of one range (math::square_sum_piece).
 __global__ void square_sum_kernel(const DeviceTensor* tensors, int count, std::int64_t pieces, double* partial) {
   const std::int64_t p = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (p >= pieces) return;
@@ -113,14 +114,7 @@ __global__ void square_sum_kernel(const DeviceTensor* tensors, int count, std::i
   }
   const std::int64_t b = t.ranges.begin(k) + (local - t.range_piece_begin(k)) * kSumChunk;
   const std::int64_t e = min(t.ranges.end(k), b + kSumChunk);
-  const float* g = t.step.grad;
-  double s = 0.0;
-#pragma unroll 8
-  for (std::int64_t i = b; i < e; ++i) {  // unrolled for independent loads; the additions stay in order
-    const double x = g[i];
-    s += x * x;  // the product is exact in float64, so contraction cannot change it
-  }
-  partial[p] = s;
+  partial[p] = math::square_sum_piece(t.step.grad, b, e);  // products exact in float64: contraction cannot change them
 }
 
 // Per range (global index r): ordered sum of its pieces, its block as the sort key.
