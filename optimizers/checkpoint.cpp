@@ -17,10 +17,12 @@ namespace {
 const H5::PredType& h5_type(at::ScalarType dtype) {
   switch (dtype) {
     case at::kFloat: return H5::PredType::NATIVE_FLOAT;
+    case at::kDouble: return H5::PredType::NATIVE_DOUBLE;
+    case at::kLong: return H5::PredType::NATIVE_INT64;
     case at::kByte: return H5::PredType::NATIVE_UINT8;
     case at::kChar: return H5::PredType::NATIVE_INT8;
     case at::kShort: return H5::PredType::NATIVE_INT16;
-    default: throw std::logic_error("checkpoint: unsupported state dtype");
+    default: throw std::runtime_error(fmt::format("checkpoint: cannot store a tensor of dtype {}", c10::toString(dtype)));
   }
 }
 
@@ -41,9 +43,11 @@ at::Tensor read_tensor_like(const H5::Group& group, const std::string& name, con
   io::DatasetInfo info = io::dataset_info(group, name);
   std::vector<std::int64_t> dims(info.dims.begin(), info.dims.end());
   if (dims != like.sizes().vec() || info.element_size != static_cast<std::size_t>(like.element_size()) ||
-      (info.type_class == H5T_FLOAT) != (like.scalar_type() == at::kFloat)) {
-    throw std::runtime_error(fmt::format("holds {} shaped {} where this run needs {}", what, info.shape_string(),
-                                         partition::shape_string(like.sizes().vec())));
+      (info.type_class == H5T_FLOAT) != at::isFloatingType(like.scalar_type())) {
+    throw std::runtime_error(fmt::format("holds {} as {}{} {} where this run needs {}{} {}", what,
+                                         info.type_class == H5T_FLOAT ? "float" : "int", 8 * info.element_size,
+                                         info.shape_string(), at::isFloatingType(like.scalar_type()) ? "float" : "int",
+                                         8 * like.element_size(), partition::shape_string(like.sizes().vec())));
   }
   at::Tensor t = at::empty(like.sizes(), at::TensorOptions().dtype(like.scalar_type()));
   if (t.numel() > 0) group.openDataSet(name).read(t.data_ptr(), h5_type(like.scalar_type()));
@@ -92,7 +96,30 @@ std::array<double, 5> hyper(const BlockOptimizerOptions& o) {
   return {o.lr(), std::get<0>(o.betas()), std::get<1>(o.betas()), o.eps(), o.weight_decay()};
 }
 
-void load_checked(const std::filesystem::path& path, BlockOptimizer& opt,
+// The stored buffers, one per entry of `buffers` (same name, shape, dtype), or throws.
+std::vector<at::Tensor> read_buffers(H5::H5File& file, const std::vector<NamedTensor>& buffers) {
+  std::vector<at::Tensor> values;
+  if (buffers.empty()) return values;
+  if (!file.nameExists("/buffers")) {
+    throw std::runtime_error(
+        "has no model buffers (/buffers): it was written for another model or by an older blockscope; start the run "
+        "again without resuming");
+  }
+  H5::Group g = file.openGroup("/buffers");
+  for (const NamedTensor& b : buffers) {
+    if (!io::has_dataset(g, b.name)) {
+      throw std::runtime_error(fmt::format("was written for another model: it has no buffer '{}'", b.name));
+    }
+    values.push_back(read_tensor_like(g, b.name, b.tensor.detach().to(at::kCPU), "buffer " + b.name));
+  }
+  if (g.getNumObjs() != buffers.size()) {
+    throw std::runtime_error(
+        fmt::format("was written for another model: {} buffers there, {} here", g.getNumObjs(), buffers.size()));
+  }
+  return values;
+}
+
+void load_checked(const std::filesystem::path& path, BlockOptimizer& opt, const std::vector<NamedTensor>& buffers,
                   const std::function<void(H5::H5File&)>& check_extra) {
   H5::H5File file = io::open_for_reading(path);
   H5::Group root = file.openGroup("/");
@@ -173,18 +200,20 @@ void load_checked(const std::filesystem::path& path, BlockOptimizer& opt,
     }
   }
   state.skipped = io::read_int_attribute(root, "skipped_tensor_steps");
+  const std::vector<at::Tensor> buffer_values = read_buffers(file, buffers);
   if (check_extra) check_extra(file);
   // Everything matched: commit.
   opt.restore_state(std::move(state));
   at::NoGradGuard no_grad;
   for (std::size_t i = 0; i < values.size(); ++i) opt.named_parameters()[i].tensor.copy_(values[i]);
+  for (std::size_t i = 0; i < buffer_values.size(); ++i) buffers[i].tensor.copy_(buffer_values[i]);
   for (std::size_t k = 0; k < lrs.size(); ++k) opt.param_groups()[k].options().set_lr(lrs[k]);
 }
 
 }  // namespace
 
 void save_checkpoint(const std::filesystem::path& path, const BlockOptimizer& opt,
-                     const std::function<void(H5::H5File&)>& write_extra) {
+                     const std::vector<NamedTensor>& buffers, const std::function<void(H5::H5File&)>& write_extra) {
   io::AtomicH5Writer writer(path, kCheckpointSchema);
   H5::H5File& file = writer.file();
   try {
@@ -214,6 +243,10 @@ void save_checkpoint(const std::filesystem::path& path, const BlockOptimizer& op
     }
     if (state.shared_v.defined()) write_tensor(st, "shared_v", state.shared_v);
     if (!state.codebook.empty()) io::write_array(st, "codebook", state.codebook.data(), {state.codebook.size()});
+    if (!buffers.empty()) {
+      H5::Group bg = io::ensure_group(file, "/buffers");
+      for (const NamedTensor& b : buffers) write_tensor(bg, b.name, b.tensor);
+    }
     if (write_extra) write_extra(file);
   } catch (const H5::Exception& e) {
     throw std::runtime_error(fmt::format("cannot write checkpoint {}: {}", path.string(), e.getDetailMsg()));
@@ -221,10 +254,10 @@ void save_checkpoint(const std::filesystem::path& path, const BlockOptimizer& op
   writer.commit();
 }
 
-void load_checkpoint(const std::filesystem::path& path, BlockOptimizer& opt,
+void load_checkpoint(const std::filesystem::path& path, BlockOptimizer& opt, const std::vector<NamedTensor>& buffers,
                      const std::function<void(H5::H5File&)>& check_extra) {
   try {
-    load_checked(path, opt, check_extra);
+    load_checked(path, opt, buffers, check_extra);
   } catch (const H5::Exception& e) {
     throw std::runtime_error(fmt::format("checkpoint {} is incomplete or corrupt ({})", path.string(), e.getDetailMsg()));
   } catch (const std::runtime_error& e) {

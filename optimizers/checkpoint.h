@@ -13,12 +13,14 @@
 //   /state/<name>/{m,m_scale,v,v_scale,rho}  1-D, dtypes as in block_optimizer.h
 //                         (fp16/bf16 bits as int16); attr step
 //   /state/shared_v [num_blocks], /state/codebook [256] when present
+//   /buffers/<name>       the model's buffers (BatchNorm running statistics
+//                         and batch counters), in their own dtype
 //   /<caller's groups>    e.g. /training, via write_extra
-// Loading checks the file against the optimizer first — another model
-// (parameter names/shapes), another partition, another spec or other
-// betas/eps/weight decay each give a one-line error naming the difference —
-// and changes nothing unless all of it matches. Not stored: model buffers
-// (BatchNorm running statistics; training-mode forward passes do not read them).
+// Loading checks the file against the optimizer and the buffers first —
+// another model (parameter or buffer names/shapes/dtypes), another
+// partition, another spec or other betas/eps/weight decay each give a
+// one-line error naming the difference — and changes nothing unless all of
+// it matches.
 #pragma once
 
 #include <H5Cpp.h>
@@ -32,12 +34,16 @@ namespace blockscope::optimizers {
 
 inline constexpr const char* kCheckpointSchema = "blockscope.checkpoint/1";
 
+// buffers: the model's non-trainable state (Model::named_buffers()).
 void save_checkpoint(const std::filesystem::path& path, const BlockOptimizer& optimizer,
+                     const std::vector<NamedTensor>& buffers = {},
                      const std::function<void(H5::H5File&)>& write_extra = {});
 
-// Restores parameters (and group learning rates) and optimizer state.
-// check_extra runs after the optimizer checks and before anything changes.
+// Restores parameters (and group learning rates), optimizer state and the
+// buffers (copied into the given tensors; the file must hold exactly these).
+// check_extra runs after all other checks and before anything changes.
 void load_checkpoint(const std::filesystem::path& path, BlockOptimizer& optimizer,
+                     const std::vector<NamedTensor>& buffers = {},
                      const std::function<void(H5::H5File&)>& check_extra = {});
 
 }  // namespace blockscope::optimizers

@@ -46,6 +46,10 @@ class Model {
   void to(at::ScalarType dtype);
 
   const std::vector<NamedParameter>& parameters() const { return parameters_; }
+  // (name, tensor) of the module's buffers in registration order: state that
+  // is not trained by gradients but changes in training mode (BatchNorm
+  // running statistics and batch counters), which a checkpoint must carry.
+  virtual std::vector<std::pair<std::string, at::Tensor>> named_buffers() const = 0;
   std::int64_t num_parameters() const;
   const std::string& description() const { return description_; }
   const InputSpec& input_spec() const { return input_spec_; }

@@ -55,4 +55,10 @@ std::vector<std::pair<std::string, at::Tensor>> TorchScriptModel::named_paramete
   return out;
 }
 
+std::vector<std::pair<std::string, at::Tensor>> TorchScriptModel::named_buffers() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& b : module_.named_buffers(/*recurse=*/true)) out.emplace_back(b.name, b.value);
+  return out;
+}
+
 }  // namespace blockscope::models

@@ -22,6 +22,7 @@ class TorchScriptModel : public Model {
 
  private:
   void convert(at::ScalarType dtype) override;
+  std::vector<std::pair<std::string, at::Tensor>> named_buffers() const override;
   std::vector<std::pair<std::string, at::Tensor>> named_parameters_now() const override;
   torch::jit::Module module_;
   std::filesystem::path path_;

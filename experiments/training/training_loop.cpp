@@ -188,8 +188,15 @@ History read_history(const H5::Group& g) {
   return h;
 }
 
-void save(const TrainOptions& o, const BlockOptimizer& opt, const std::vector<Fixed>& fixed, const History& h) {
-  optimizers::save_checkpoint(o.checkpoint, opt, [&](H5::H5File& file) {
+std::vector<optimizers::NamedTensor> model_buffers(const models::Model& model) {
+  std::vector<optimizers::NamedTensor> out;
+  for (auto& [name, tensor] : model.named_buffers()) out.push_back({name, tensor});
+  return out;
+}
+
+void save(const TrainOptions& o, const BlockOptimizer& opt, const models::Model& model, const std::vector<Fixed>& fixed,
+          const History& h) {
+  optimizers::save_checkpoint(o.checkpoint, opt, model_buffers(model), [&](H5::H5File& file) {
     H5::Group g = io::ensure_group(file, "/training");
     for (const Fixed& f : fixed) io::set_attribute(g, f.key, f.value);
     io::set_attribute(g, "completed_steps", static_cast<std::int64_t>(h.loss.size()));
@@ -282,7 +289,7 @@ TrainSummary train(const TrainOptions& o, const std::function<void(std::int64_t,
 
   History history;
   if (!o.resume.empty()) {
-    optimizers::load_checkpoint(o.resume, opt, [&](H5::H5File& file) {
+    optimizers::load_checkpoint(o.resume, opt, model_buffers(*model), [&](H5::H5File& file) {
       if (!file.nameExists("/training")) throw std::runtime_error("holds no training state (/training)");
       H5::Group g = file.openGroup("/training");
       for (const Fixed& f : fixed) {
@@ -317,11 +324,11 @@ TrainSummary train(const TrainOptions& o, const std::function<void(std::int64_t,
     history.step_time.push_back(std::chrono::duration<double>(clock::now() - t0).count());
     history.skipped.push_back(opt.skipped_tensor_steps());
     if (!o.checkpoint.empty() && o.checkpoint_every > 0 && (s + 1) % o.checkpoint_every == 0 && s + 1 < o.steps) {
-      save(o, opt, fixed, history);
+      save(o, opt, *model, fixed, history);
     }
     if (progress) progress(s + 1 - first, o.steps - first);
   }
-  if (!o.checkpoint.empty()) save(o, opt, fixed, history);
+  if (!o.checkpoint.empty()) save(o, opt, *model, fixed, history);
   write_run(o, opt, *model, dataset, history, first, partition_choice);
   if (!o.save_params.empty()) write_params(o.save_params, *model);
 

@@ -15,9 +15,10 @@
 //     codebook, weight_correction, total, per_parameter; every setting as a
 //     root attribute.
 //   checkpoints (blockscope.checkpoint/1, optimizers/checkpoint.h) every
-//     checkpoint_every steps and at the end, with /training holding the
-//     settings that fix the trajectory and the history so far; a resume
-//     continues bitwise-identically and refuses other settings.
+//     checkpoint_every steps and at the end, with the model's buffers
+//     (BatchNorm running statistics), and /training holding the settings that
+//     fix the trajectory and the history so far; a resume continues
+//     bitwise-identically and refuses other settings.
 //   parameters (blockscope.params/1): one fp32 dataset per qualified name.
 // Gradient-driven partition strategies (gefen) take their first-step
 // gradients from the first training batch at the initial parameters.

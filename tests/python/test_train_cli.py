@@ -116,3 +116,33 @@ def test_resume_from_another_model_or_optimizer(blockscope, tmp_path):
                        "was written for another model")
     expect_train_error(blockscope, tmp_path, ["--optimizer", "adam-mini", "--resume", ck], "was written by optimizer")
     expect_train_error(blockscope, tmp_path, ["--lr", "0.5", "--resume", ck], "was written with lr = 0.001")
+
+
+def test_resume_restores_batchnorm_buffers(blockscope, tmp_path):
+    """Training-mode forwards never read BatchNorm's running statistics, so only
+    the checkpoint carries them: a resumed run ends with the same buffers (and
+    batch counters) as an uninterrupted one, and a checkpoint without them is
+    refused."""
+    common = ["train", "--model", "resnet", "--batch-size", "4", "--examples", "16"]
+    blockscope(*common, "--steps", "6", "--out", tmp_path / "straight.h5", "--checkpoint", tmp_path / "straight_ck.h5")
+    blockscope(*common, "--steps", "3", "--out", tmp_path / "first.h5", "--checkpoint", tmp_path / "ck3.h5")
+    blockscope(*common, "--steps", "6", "--out", tmp_path / "resumed.h5", "--resume", tmp_path / "ck3.h5",
+               "--checkpoint", tmp_path / "resumed_ck.h5")
+    with h5py.File(tmp_path / "straight_ck.h5") as s, h5py.File(tmp_path / "resumed_ck.h5") as r:
+        names = sorted(s["buffers"].keys())
+        assert names == sorted(r["buffers"].keys())
+        for name in names:
+            assert np.array_equal(s["buffers"][name][()], r["buffers"][name][()]), name
+        counters = [n for n in names if n.endswith("num_batches_tracked")]
+        means = [n for n in names if n.endswith("running_mean")]
+        assert counters and means
+        assert all(s["buffers"][n][()] == 6 for n in counters)  # one update per training step
+        assert not np.allclose(s["buffers"][means[0]][()], 0.0)  # moved from the initial zeros
+    no_buffers = tmp_path / "no_buffers.h5"
+    with h5py.File(tmp_path / "ck3.h5") as src, h5py.File(no_buffers, "w") as dst:
+        for key in src:
+            if key != "buffers":
+                src.copy(key, dst)
+        dst.attrs.update(src.attrs)
+    expect_train_error(blockscope, tmp_path, [*common[1:], "--steps", "6", "--resume", no_buffers],
+                       "has no model buffers")

@@ -26,4 +26,10 @@ std::vector<std::pair<std::string, at::Tensor>> ZooModel::named_parameters_now()
   return out;
 }
 
+std::vector<std::pair<std::string, at::Tensor>> ZooModel::named_buffers() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& item : module_->named_buffers(/*recurse=*/true)) out.emplace_back(item.key(), item.value());
+  return out;
+}
+
 }  // namespace blockscope::models

@@ -24,6 +24,7 @@ class ZooModel : public Model {
 
  private:
   void convert(at::ScalarType dtype) override;
+  std::vector<std::pair<std::string, at::Tensor>> named_buffers() const override;
   std::vector<std::pair<std::string, at::Tensor>> named_parameters_now() const override;
   std::shared_ptr<ZooModule> module_;
 };
