@@ -99,7 +99,13 @@ std::array<double, 5> hyper(const BlockOptimizerOptions& o) {
 // The stored buffers, one per entry of `buffers` (same name, shape, dtype), or throws.
 std::vector<at::Tensor> read_buffers(H5::H5File& file, const std::vector<NamedTensor>& buffers) {
   std::vector<at::Tensor> values;
-  if (buffers.empty()) return values;
+  if (buffers.empty()) {
+    if (file.nameExists("/buffers")) {
+      throw std::runtime_error("holds model buffers (/buffers) that this model does not have: it was written for "
+                               "another model");
+    }
+    return values;
+  }
   if (!file.nameExists("/buffers")) {
     throw std::runtime_error(
         "has no model buffers (/buffers): it was written for another model or by an older blockscope; start the run "

@@ -7,7 +7,8 @@
 // breakpoints fall in earlier cells; one compare adds the cell's own
 // breakpoint, and only a cell holding several (levels packed closer than a
 // cell, e.g. a padded codebook) takes a short scan. Equal to
-// math::nearest(codebook, kCodebookSize, x) for every finite x (test).
+// math::nearest(codebook, kCodebookSize, x) for every x, ±Inf and NaN
+// included (test).
 #pragma once
 
 #include <algorithm>
@@ -27,7 +28,7 @@ class CodebookLookup {
   // codebook: kCodebookSize sorted fp32 levels.
   explicit CodebookLookup(const float* codebook) {
     breakpoint_.front() = -std::numeric_limits<float>::infinity();  // unused
-    breakpoint_.back() = std::numeric_limits<float>::infinity();    // stops every scan at the last level
+    breakpoint_.back() = std::numeric_limits<float>::quiet_NaN();   // never ≤ x: every scan stops at the last level
     std::array<int, kCells + 1> in_cell{};
     for (int j = 1; j < math::kCodebookSize; ++j) {
       std::int64_t lo = order_key(-std::numeric_limits<float>::max());
@@ -61,7 +62,7 @@ class CodebookLookup {
   // Cell of x, a non-decreasing function of x (so B_j in an earlier cell is < x).
   static std::size_t cell_of(float x) {
     const float t = (x + 1.0f) * (0.5f * kCells);
-    return static_cast<std::size_t>(std::min(std::max(t, 0.0f), static_cast<float>(kCells - 1)));  // no branches
+    return static_cast<std::size_t>(t >= 0.0f ? std::min(t, static_cast<float>(kCells - 1)) : 0.0f);  // NaN: 0
   }
   // fp32 ↔ an integer in the same order (−0 and +0 share 0).
   static std::int64_t order_key(float x) {
@@ -69,10 +70,11 @@ class CodebookLookup {
     return (u >> 31) != 0 ? -static_cast<std::int64_t>(u & 0x7FFFFFFFu) : static_cast<std::int64_t>(u);
   }
   static float from_order_key(std::int64_t k) {
-    return k < 0 ? math::bits_float(static_cast<std::uint32_t>(-k) | 0x80000000u) : math::bits_float(static_cast<std::uint32_t>(k));
+    return k < 0 ? math::bits_float(static_cast<std::uint32_t>(-k) | 0x80000000u)
+                 : math::bits_float(static_cast<std::uint32_t>(k));
   }
 
-  std::array<float, math::kCodebookSize + 1> breakpoint_{};  // [j]: B_j; [256] = +Inf
+  std::array<float, math::kCodebookSize + 1> breakpoint_{};  // [j]: B_j; [256] = NaN
   std::array<std::uint8_t, kCells> before_{};                // breakpoints in earlier cells
 };
 

@@ -17,8 +17,9 @@
 // The update loops are compiled twice, for x86-64-v3 (AVX2: 8 fp32 lanes) and
 // for the x86-64 baseline (SSE2: 4), and picked at load time (GCC ifunc). Both
 // clones do the same IEEE operations in the same order (no FMA contraction:
-// -ffp-contract=off), so their results are bitwise identical; the helpers
-// are force-inlined so that they are compiled into each clone.
+// -ffp-contract=off), so their results are bitwise identical. update_run and
+// finish_element are force-inlined (and the small math helpers inline into
+// them) so that the loops are compiled into each clone.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define BLOCKSCOPE_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else

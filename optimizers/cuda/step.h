@@ -5,7 +5,7 @@
 //   - elementwise parts call the same BLOCKSCOPE_HD functions (mul_rn keeps
 //     nvcc's FMA contraction out; no fast-math);
 //   - Σ g² per shared-v range is summed in float64 over the same 4096-element
-//     chunks in the same sequential order, chunk sums in order, ranges into
+//     chunks by the same math::square_sum_piece, chunk sums in order, ranges into
 //     their block in (tensor, range) order — one thread per chunk, one per
 //     range, one per block (after a stable radix sort of ranges by block);
 //   - maxima (codebook scales, companded group scales) are exact in any order.

@@ -52,8 +52,8 @@ BLOCKSCOPE_HD inline float mul_rn(float a, float b) {
 #endif
 }
 
-// floor(x) as an integer for |x| < 2^24: truncation, then one step down for
-// negative non-integers. Same value as (int)floorf(x), but with no libm call,
+// floor(x) as an integer for finite |x| < 2^31: truncation, then one step
+// down for negative non-integers. Same value as (int)floorf(x), but with no libm call,
 // so CPU loops vectorise on plain SSE2.
 BLOCKSCOPE_HD inline std::int32_t floor_to_int(float x) {
   const std::int32_t truncated = static_cast<std::int32_t>(x);

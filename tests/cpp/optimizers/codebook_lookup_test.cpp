@@ -2,12 +2,13 @@
 // math::nearest, bitwise, on codebooks that stress the table: random distinct
 // levels, learned-looking levels a histogram bin apart, a padded codebook full
 // of duplicates, levels packed 1e-6 apart; and on inputs at the levels, at the
-// exact midpoints (ties), one fp32 ulp either side, the cell edges, ±1 and
-// slightly outside [−1, 1].
+// exact midpoints (ties), one fp32 ulp either side, the cell edges, ±1,
+// outside [−1, 1], ±Inf and NaN.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -48,7 +49,9 @@ TEST(CodebookLookup, EqualsMathNearestEverywhere) {
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   for (const std::vector<float>& c : codebooks()) {
     const CodebookLookup lookup(c.data());
-    std::vector<float> xs = {-1.0f, 1.0f, 0.0f, -0.0f, -1.0001f, 1.0001f, -3.0f, 3.0f};
+    const float inf = std::numeric_limits<float>::infinity();
+    std::vector<float> xs = {-1.0f, 1.0f, 0.0f, -0.0f, -1.0001f, 1.0001f, -3.0f, 3.0f, inf, -inf,
+                             std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::max()};
     for (int i = 0; i < kCodebookSize; ++i) {
       for (float x : {c[i], std::nextafter(c[i], -2.0f), std::nextafter(c[i], 2.0f)}) xs.push_back(x);
       if (i + 1 < kCodebookSize) {
