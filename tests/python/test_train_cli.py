@@ -146,3 +146,28 @@ def test_resume_restores_batchnorm_buffers(blockscope, tmp_path):
         dst.attrs.update(src.attrs)
     expect_train_error(blockscope, tmp_path, [*common[1:], "--steps", "6", "--resume", no_buffers],
                        "has no model buffers")
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn", "resnet", "gpt", "vit"])
+@pytest.mark.parametrize("preset", ["adamw", "adam-mini", "gefen", "flash-adamw"])
+def test_every_preset_trains_every_zoo_model(blockscope, tmp_path, model, preset):
+    """Six steps on one repeated batch: the loss must fall (any Adam-family step
+    of lr 3e-3 is a descent step here), and each state component takes the
+    bytes its format needs (state_layout.h) for n parameters and B v blocks."""
+    blockscope("train", "--model", model, "--optimizer", preset, "--steps", "6", "--lr", "3e-3", "--batch-size", "8",
+               "--examples", "8", "--out", tmp_path / "run.h5", "--save-params", tmp_path / "params.h5")
+    with h5py.File(tmp_path / "params.h5") as p:
+        groups32 = sum(-(-p[name].size // 32) for name in p)  # 32-element groups, per tensor
+    with h5py.File(tmp_path / "run.h5") as f:
+        loss = f["loss"][()]
+        assert np.all(np.isfinite(loss)) and loss[-1] < loss[0], loss
+        n, blocks, b = f.attrs["parameters"], f.attrs["v_blocks"], f["state_bytes"].attrs
+        m, v, scales, codebook, rho = b["m"], b["v"], b["scales"], b["codebook"], b["weight_correction"]
+    if preset == "adamw":
+        assert (m, v, scales, codebook, rho) == (4 * n, 4 * n, 0, 0, 0)
+    elif preset == "adam-mini":
+        assert (m, v, scales, codebook, rho) == (4 * n, 4 * blocks, 0, 0, 0)
+    elif preset == "gefen":  # uint8 codes, fp32 v per block, fp32 scales, 256 fp32 levels
+        assert (m, v, codebook, rho) == (n, 4 * blocks, 1024, 0) and 0 < scales <= 4 * n
+    else:  # int8 m, uint8 v, int8 ρ; two fp16 scales (m, v) per 32-element group
+        assert (m, v, scales, codebook, rho) == (n, n, 4 * groups32, 0, n)
