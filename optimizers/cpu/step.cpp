@@ -219,8 +219,9 @@ BLOCKSCOPE_ALWAYS_INLINE void update_run(const TensorStep& step, const GlobalSta
 // of 32): cut into runs of constant RunConstants, and for companded states
 // into 32-element tiles whose group scale is taken once the tile is done.
 template <FirstMoment M, SecondMoment V, WeightStorage W>
-BLOCKSCOPE_CPU_CLONES void update_span(const TensorLayout& t, const TensorStep& s, const GlobalState& global, const CodebookLookup* lookup,
-                 const float* new_scales, std::int64_t begin, std::int64_t end) {
+BLOCKSCOPE_CPU_CLONES void update_span(const TensorLayout& t, const TensorStep& s, const GlobalState& global,
+                                       const CodebookLookup* lookup, const float* new_scales, std::int64_t begin,
+                                       std::int64_t end) {
   constexpr bool tiled = M == FirstMoment::companded || V == SecondMoment::companded;
   float m_buf[kTile], v_buf[kTile];
   std::int64_t range = V == SecondMoment::shared ? t.blocks.range_of(begin) : 0;
