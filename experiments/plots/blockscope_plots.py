@@ -13,6 +13,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def _save(fig, path):
+    """Lays out, writes (120 dpi) and closes the figure; returns the path."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def _short(name, width=28):
     return name if len(name) <= width else "…" + name[-(width - 1):]
 
@@ -40,11 +48,7 @@ def plot_densities(f, outdir):
     ax.set_title(_title(f, "Per-block Hessian spectral densities"), fontsize=10)
     if len(names) <= 30:
         ax.legend(fontsize=6, ncol=2, loc="upper right")
-    fig.tight_layout()
-    path = os.path.join(outdir, "densities.png")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, os.path.join(outdir, "densities.png"))
 
 
 def _heatmap(matrix, names, title, label, path, vmin=None, vmax=None):
@@ -57,10 +61,7 @@ def _heatmap(matrix, names, title, label, path, vmin=None, vmax=None):
         ax.set_yticklabels([_short(n, 20) for n in names], fontsize=6)
     fig.colorbar(im, ax=ax, label=label)
     ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_js(f, outdir):
@@ -110,11 +111,7 @@ def plot_log_ratio_histograms(f, outdir):
     ax.axvline(0.0, color="grey", lw=0.6)
     ax.set_title(_diagnostics_title(f, "Per-element second moment against its block mean"), fontsize=10)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = os.path.join(outdir, "log_ratio_histogram.png")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, os.path.join(outdir, "log_ratio_histogram.png"))
 
 
 def plot_block_cv(f, outdir):
@@ -131,11 +128,7 @@ def plot_block_cv(f, outdir):
     ax.set_yscale("symlog", linthresh=0.1)
     ax.set_title(_diagnostics_title(f, "CV of E[g²] per block"), fontsize=10)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = os.path.join(outdir, "block_cv.png")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, os.path.join(outdir, "block_cv.png"))
 
 
 def plot_tensor_deviation(f, outdir):
@@ -153,11 +146,7 @@ def plot_tensor_deviation(f, outdir):
     ax.set_ylabel("mean |v_i / v̄_b − 1| over the tensor")
     ax.set_title(_diagnostics_title(f, "Error of replacing v by its block mean, per tensor"), fontsize=10)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = os.path.join(outdir, "tensor_deviation.png")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, os.path.join(outdir, "tensor_deviation.png"))
 
 
 def plot_result(kind, path, outdir):
@@ -206,8 +195,4 @@ def plot_comparison(paths, outdir):
     right.set_xticklabels(labels)
     right.set_ylabel("λ_max of each weight block")
     right.set_title("Curvature scale of each block", fontsize=10)
-    fig.tight_layout()
-    path = os.path.join(outdir, "heterogeneity_comparison.png")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return [path]
+    return [_save(fig, os.path.join(outdir, "heterogeneity_comparison.png"))]
