@@ -6,17 +6,17 @@ namespace blockscope::data {
 
 std::vector<Batch> make_batches(const Dataset& dataset, const BatchOptions& options) {
   if (options.batch_size <= 0) {
-    throw std::runtime_error(fmt::format("--batch-size must be positive (got {})", options.batch_size));
+    throw std::runtime_error(fmt::format("the batch size must be positive (got {})", options.batch_size));
   }
   if (options.num_batches < 0) {
-    throw std::runtime_error(fmt::format("--batches must be ≥ 0 (got {})", options.num_batches));
+    throw std::runtime_error(fmt::format("the number of batches must be ≥ 0 (got {})", options.num_batches));
   }
   const std::int64_t n = dataset.size();
   const std::int64_t wanted = options.num_batches * options.batch_size;
   if (wanted > n) {
     throw std::runtime_error(fmt::format(
-        "{} batches of {} need {} examples but the data has {} (lower --batches/--batch-size "
-        "or add examples)",
+        "{} batches of {} examples need {} examples but the data has {} (use fewer or smaller batches, or more "
+        "examples)",
         options.num_batches, options.batch_size, wanted, n));
   }
   at::Tensor order;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include "data/h5_dataset.h"
 #include "data/synthetic.h"
 #include "data/text_corpus.h"
@@ -87,6 +89,8 @@ Dataset load_dataset(const std::string& spec, const InputSpec& input, const Sour
             "a token model with vocab ≥ 256 (byte tokens)");
     return text_windows(options.examples, sequence_length(input, options), options.seed);
   }
+  // A path without a .h5 suffix or a '/': read it as the user's file, whose checks say what is wrong with it.
+  if (std::filesystem::exists(spec)) return read_h5_dataset(spec);
   std::string valid;
   for (const SourceDoc& d : source_docs()) valid += (valid.empty() ? "" : ", ") + d.name;
   throw std::runtime_error(fmt::format("unknown data source '{}' (valid: {})", spec, valid));

@@ -23,6 +23,15 @@ void validate(const BlockSpectraOptions& options) {
   if (options.top_eigenvalues && options.top.k < 1) throw std::runtime_error(fmt::format("--top-k must be ≥ 0 (got {})", options.top.k));
 }
 
+SpectraPlan plan_block_spectra(const std::vector<Eigen::Index>& sizes, const BlockSpectraOptions& options) {
+  SpectraPlan plan;
+  for (const Eigen::Index n : sizes) {
+    plan.slq += std::int64_t(options.slq.probes) * std::min<Eigen::Index>(options.slq.steps, n);
+    if (options.top_eigenvalues) plan.top += expected_top_operations(n, options.top);
+  }
+  return plan;
+}
+
 BlockSpectra compute_block_spectra(const std::vector<const SymmetricOperator*>& blocks,
                                    const std::vector<std::string>& names,
                                    const BlockSpectraOptions& options,
@@ -36,11 +45,8 @@ BlockSpectra compute_block_spectra(const std::vector<const SymmetricOperator*>& 
   out.names = names;
   out.slq.resize(count);
   if (options.top_eigenvalues) out.top.resize(count);
-  std::int64_t expected = 0;
-  for (const SymmetricOperator* op : blocks) {
-    out.sizes.push_back(op->rows());
-    expected += std::int64_t(options.slq.probes) * std::min<Eigen::Index>(options.slq.steps, op->rows());
-  }
+  for (const SymmetricOperator* op : blocks) out.sizes.push_back(op->rows());
+  std::int64_t expected = plan_block_spectra(out.sizes, options).total();
 
   // Largest blocks first, so the last job to finish is a short one.
   std::vector<std::size_t> order(count);
@@ -68,12 +74,13 @@ BlockSpectra compute_block_spectra(const std::vector<const SymmetricOperator*>& 
         SlqOptions slq_options = options.slq;
         slq_options.seed = derive_seed(options.slq.seed, b);
         const std::int64_t steps = std::min<Eigen::Index>(options.slq.steps, out.sizes[b]);
+        // A probe counts its planned steps (one that breaks down early does fewer products).
         out.slq[b] = slq(*blocks[b], slq_options, [&](int, int) { report(steps, 0); });
-        // Probes that broke down early did fewer steps than expected.
-        report(0, out.slq[b].num_operations - steps * options.slq.probes);
         if (options.top_eigenvalues) {
           out.top[b] = top_eigenvalues(*blocks[b], options.top);
-          report(out.top[b].num_operations, out.top[b].num_operations);
+          // The estimate is replaced by the count Spectra needed.
+          report(out.top[b].num_operations,
+                 out.top[b].num_operations - expected_top_operations(out.sizes[b], options.top));
         }
       } catch (...) {
         std::lock_guard<std::mutex> lock(mutex);

@@ -45,9 +45,19 @@ struct BlockSpectra {
   std::int64_t num_operations = 0;      // all operator applications
 };
 
+// Operator applications planned for blocks of these sizes: SLQ exactly
+// (Σ n_v·min(m, n_b)), top-k as estimated by expected_top_operations.
+struct SpectraPlan {
+  std::int64_t slq = 0;
+  std::int64_t top = 0;
+  std::int64_t total() const { return slq + top; }
+};
+SpectraPlan plan_block_spectra(const std::vector<Eigen::Index>& sizes, const BlockSpectraOptions& options);
+
 // Called from worker threads, serialised: (applications done, applications
-// expected) — the expectation covers SLQ (Σ n_v·min(m, n_b)); top-k work is
-// added as it happens.
+// expected). The expectation is the plan; when a block's top-k solve ends,
+// its estimate is replaced by the count it took, so the total moves only by
+// that difference. A probe that breaks down early counts its planned steps.
 using OperationProgress = std::function<void(std::int64_t done, std::int64_t expected)>;
 
 // Throws a one-line std::runtime_error naming the bad setting (m < 2,

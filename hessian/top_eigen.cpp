@@ -73,6 +73,12 @@ bool TopEigenResult::converged() const {
   return ok(largest_status) && ok(smallest_status);
 }
 
+std::int64_t expected_top_operations(Eigen::Index n, const TopEigenOptions& options) {
+  if (n <= std::max<Eigen::Index>(options.dense_below, 2 * options.k + 1)) return n;
+  const auto ncv = [&](Eigen::Index nev) { return std::min<Eigen::Index>(n, std::max<Eigen::Index>(2 * nev + 1, 20)); };
+  return ncv(options.k) + ncv(1);
+}
+
 TopEigenResult top_eigenvalues(const SymmetricOperator& op, const TopEigenOptions& options) {
   if (options.k < 1) {
     throw std::runtime_error(fmt::format("top-k needs k ≥ 1, got {}; ask for at least one eigenvalue", options.k));

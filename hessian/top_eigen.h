@@ -55,6 +55,11 @@ struct TopEigenResult {
   bool converged() const;  // both statuses converged or exact
 };
 
+// The operator applications top_eigenvalues is expected to make, for a
+// progress total: n on the dense path; 2·ncv for the two Spectra solves
+// (the true count is known only once they converge).
+std::int64_t expected_top_operations(Eigen::Index n, const TopEigenOptions& options);
+
 // Throws std::runtime_error if k < 1. Unconverged Spectra results are
 // returned with their status, never thrown: record the status with them.
 TopEigenResult top_eigenvalues(const SymmetricOperator& op, const TopEigenOptions& options = {});

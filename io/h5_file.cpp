@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <numeric>
 #include <stdexcept>
+#include <cstdio>
 #include <system_error>
 
 namespace blockscope::io {
@@ -39,9 +41,20 @@ template <typename T>
 std::vector<T> read_array_impl(const H5::Group& group, const std::string& name,
                                const H5::PredType& mem_type) {
   DatasetInfo info = dataset_info(group, name);
+  require_numeric_data(info, name);
   std::vector<T> out(info.num_elements());
   if (!out.empty()) group.openDataSet(name).read(out.data(), mem_type);
   return out;
+}
+
+// A scalar integer or float attribute, or a one-line error.
+H5::Attribute open_numeric_attribute(const H5::H5Object& object, const std::string& name) {
+  H5::Attribute attr = object.openAttribute(name);
+  const H5T_class_t type = attr.getTypeClass();
+  if ((type != H5T_INTEGER && type != H5T_FLOAT) || attr.getSpace().getSimpleExtentNpoints() != 1) {
+    throw std::runtime_error(fmt::format("attribute '{}' is not a number", name));
+  }
+  return attr;
 }
 
 H5::StrType utf8_string_type() {
@@ -50,7 +63,20 @@ H5::StrType utf8_string_type() {
   return type;
 }
 
+struct Provenance {
+  std::string version, command_line;
+};
+
+Provenance& provenance() {
+  static Provenance p;
+  return p;
+}
+
 }  // namespace
+
+void set_provenance(const std::string& version, const std::string& command_line) {
+  provenance() = {version, command_line};
+}
 
 AtomicH5Writer::AtomicH5Writer(std::filesystem::path path, const std::string& schema)
     : path_(std::move(path)) {
@@ -71,6 +97,10 @@ AtomicH5Writer::AtomicH5Writer(std::filesystem::path path, const std::string& sc
   }
   H5::Group root = file_.openGroup("/");
   set_attribute(root, "schema", schema);
+  if (!provenance().version.empty()) {
+    set_attribute(root, "blockscope_version", provenance().version);
+    set_attribute(root, "command_line", provenance().command_line);
+  }
 }
 
 AtomicH5Writer::~AtomicH5Writer() {
@@ -88,17 +118,74 @@ void AtomicH5Writer::commit() {
   std::error_code ec;
   std::filesystem::rename(temp_path_, path_, ec);
   if (ec) {
-    std::filesystem::remove(temp_path_, ec);
+    std::error_code ignored;
+    std::filesystem::remove(temp_path_, ignored);
     throw std::runtime_error(
         fmt::format("cannot move the finished file onto {}: {}", path_.string(), ec.message()));
   }
   committed_ = true;
 }
 
+namespace {
+
+// True when a new file can be created in `directory` (a probe file, removed at once).
+bool takes_new_files(const std::filesystem::path& directory) {
+  const std::filesystem::path probe =
+      directory / fmt::format(".blockscope-write-probe-{}", static_cast<long>(::getpid()));
+  std::FILE* f = std::fopen(probe.c_str(), "wb");
+  if (!f) return false;
+  std::fclose(f);
+  std::error_code ignored;
+  std::filesystem::remove(probe, ignored);
+  return true;
+}
+
+}  // namespace
+
+void check_output_file(const std::filesystem::path& path) {
+  if (path.empty()) throw std::runtime_error("an output file name is empty (give a file path)");
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw std::runtime_error(fmt::format("cannot write {}: it is a directory (give a file name inside it, e.g. {})",
+                                         path.string(), (path / "result.h5").string()));
+  }
+  const std::filesystem::path parent = path.parent_path().empty() ? "." : path.parent_path();
+  if (!std::filesystem::is_directory(parent, ec)) {
+    throw std::runtime_error(fmt::format("cannot write {}: directory {} does not exist (create it or choose another "
+                                         "path)",
+                                         path.string(), parent.string()));
+  }
+  if (!takes_new_files(parent)) {
+    throw std::runtime_error(fmt::format("cannot write {}: directory {} is not writable (choose another path)",
+                                         path.string(), parent.string()));
+  }
+}
+
+void check_output_directory(const std::filesystem::path& directory) {
+  std::error_code ec;
+  std::filesystem::path existing = directory.empty() ? "." : directory;
+  while (!std::filesystem::exists(existing, ec) && existing.has_parent_path() && existing != existing.parent_path()) {
+    existing = existing.parent_path();
+  }
+  if (!std::filesystem::exists(existing, ec)) existing = ".";
+  if (!std::filesystem::is_directory(existing, ec)) {
+    throw std::runtime_error(fmt::format("cannot make directory {}: {} is a file (choose another directory)",
+                                         directory.string(), existing.string()));
+  }
+  if (!takes_new_files(existing)) {
+    throw std::runtime_error(fmt::format("cannot write into directory {}: {} is not writable (choose another "
+                                         "directory)",
+                                         directory.string(), existing.string()));
+  }
+}
+
 H5::H5File open_for_reading(const std::filesystem::path& path) {
   silence_hdf5_errors();
   if (!std::filesystem::exists(path)) {
     throw std::runtime_error(fmt::format("file not found: {} (check the path)", path.string()));
+  }
+  if (std::filesystem::is_directory(path)) {
+    throw std::runtime_error(fmt::format("{} is a directory, not an HDF5 file (give the path of a .h5 file)", path.string()));
   }
   if (H5::H5File::isHdf5(path.string()) <= 0) {
     throw std::runtime_error(fmt::format(
@@ -194,8 +281,9 @@ double read_double_attribute(const H5::H5Object& object, const std::string& name
   if (!object.attrExists(name)) {
     throw std::runtime_error(fmt::format("attribute '{}' is missing", name));
   }
+  H5::Attribute attr = open_numeric_attribute(object, name);
   double value = 0;
-  object.openAttribute(name).read(H5::PredType::NATIVE_DOUBLE, &value);
+  attr.read(H5::PredType::NATIVE_DOUBLE, &value);
   return value;
 }
 
@@ -203,8 +291,12 @@ std::int64_t read_int_attribute(const H5::H5Object& object, const std::string& n
   if (!object.attrExists(name)) {
     throw std::runtime_error(fmt::format("attribute '{}' is missing", name));
   }
+  H5::Attribute attr = open_numeric_attribute(object, name);
+  if (attr.getTypeClass() != H5T_INTEGER) {
+    throw std::runtime_error(fmt::format("attribute '{}' is not an integer", name));
+  }
   std::int64_t value = 0;
-  object.openAttribute(name).read(H5::PredType::NATIVE_INT64, &value);
+  attr.read(H5::PredType::NATIVE_INT64, &value);
   return value;
 }
 
@@ -290,7 +382,23 @@ DatasetInfo dataset_info(const H5::Group& group, const std::string& name) {
   if (!info.dims.empty()) space.getSimpleExtentDims(info.dims.data());
   info.type_class = ds.getTypeClass();
   info.element_size = ds.getDataType().getSize();
+  info.storage_bytes = ds.getStorageSize();
   return info;
+}
+
+void require_numeric_data(const DatasetInfo& info, const std::string& name) {
+  if (info.type_class != H5T_INTEGER && info.type_class != H5T_FLOAT) {
+    throw std::runtime_error(fmt::format("dataset '{}' is not numeric (need floats or integers)", name));
+  }
+  // Stored data may be compressed, but not beyond 1024:1; a larger declared
+  // size means a corrupt header or a dataset that was never written.
+  const long double declared = static_cast<long double>(info.num_elements()) * info.element_size;
+  if (declared > std::max<long double>(1 << 20, 1024.0L * info.storage_bytes)) {
+    throw std::runtime_error(fmt::format(
+        "dataset '{}' declares shape {} ({:.3g} bytes) but the file stores only {} bytes of it (corrupt or never "
+        "written)",
+        name, info.shape_string(), static_cast<double>(declared), info.storage_bytes));
+  }
 }
 
 std::vector<double> read_doubles(const H5::Group& group, const std::string& name) {

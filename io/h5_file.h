@@ -18,9 +18,14 @@
 
 namespace blockscope::io {
 
+// What every result file records at its root (attributes blockscope_version
+// and command_line): set once by the program's entry point.
+void set_provenance(const std::string& version, const std::string& command_line);
+
 class AtomicH5Writer {
  public:
-  // Creates "<path>.tmp-<pid>" and writes the root `schema` attribute.
+  // Creates "<path>.tmp-<pid>" and writes the root `schema` attribute (and
+  // the provenance attributes when set).
   AtomicH5Writer(std::filesystem::path path, const std::string& schema);
   ~AtomicH5Writer();
   AtomicH5Writer(const AtomicH5Writer&) = delete;
@@ -37,6 +42,16 @@ class AtomicH5Writer {
   H5::H5File file_;
   bool committed_ = false;
 };
+
+// Checks, before any work, that a result file can be written at `path`: it
+// is not a directory and its directory exists and takes a new file (tried by
+// creating and removing a probe file beside it). Throws a one-line
+// std::runtime_error naming the path and what to change.
+void check_output_file(const std::filesystem::path& path);
+
+// Checks that `directory` is a writable directory or can be created: no
+// component is a file and the nearest existing ancestor takes new entries.
+void check_output_directory(const std::filesystem::path& directory);
 
 // Opens an existing HDF5 file read-only; the error names the file and says
 // whether it is missing or not HDF5 at all.
@@ -78,10 +93,15 @@ struct DatasetInfo {
   std::vector<hsize_t> dims;
   H5T_class_t type_class = H5T_NO_CLASS;  // H5T_INTEGER, H5T_FLOAT, ...
   std::size_t element_size = 0;           // bytes per stored element
+  hsize_t storage_bytes = 0;              // bytes the file holds for it (compressed, or 0 if never written)
   std::uint64_t num_elements() const;
   std::string shape_string() const;       // e.g. "[128, 16]"
 };
 DatasetInfo dataset_info(const H5::Group& group, const std::string& name);
+// Throws a one-line error unless the dataset holds integers or floats whose
+// declared size the stored bytes can account for (no header claiming 2^40
+// elements over a few bytes): checked before any read allocates memory.
+void require_numeric_data(const DatasetInfo& info, const std::string& name);
 
 // Reads a whole numeric dataset converted to the requested type.
 std::vector<double> read_doubles(const H5::Group& group, const std::string& name);

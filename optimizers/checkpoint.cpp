@@ -9,30 +9,13 @@
 #include <stdexcept>
 
 #include "io/h5_file.h"
+#include "io/h5_tensor.h"
 #include "optimizers/math/codebook.h"
 
 namespace blockscope::optimizers {
 namespace {
 
-const H5::PredType& h5_type(at::ScalarType dtype) {
-  switch (dtype) {
-    case at::kFloat: return H5::PredType::NATIVE_FLOAT;
-    case at::kDouble: return H5::PredType::NATIVE_DOUBLE;
-    case at::kLong: return H5::PredType::NATIVE_INT64;
-    case at::kByte: return H5::PredType::NATIVE_UINT8;
-    case at::kChar: return H5::PredType::NATIVE_INT8;
-    case at::kShort: return H5::PredType::NATIVE_INT16;
-    default: throw std::runtime_error(fmt::format("checkpoint: cannot store a tensor of dtype {}", c10::toString(dtype)));
-  }
-}
-
-void write_tensor(H5::Group& group, const std::string& name, const at::Tensor& tensor) {
-  const at::Tensor t = tensor.detach().to(at::kCPU).contiguous();
-  std::vector<hsize_t> dims(t.sizes().begin(), t.sizes().end());
-  H5::DataSpace space = dims.empty() ? H5::DataSpace(H5S_SCALAR) : H5::DataSpace(static_cast<int>(dims.size()), dims.data());
-  H5::DataSet ds = group.createDataSet(name, h5_type(t.scalar_type()), space);
-  if (t.numel() > 0) ds.write(t.data_ptr(), h5_type(t.scalar_type()));
-}
+using io::write_tensor;
 
 // Reads `name` as a CPU tensor shaped like `like` (dtype and sizes), or throws.
 at::Tensor read_tensor_like(const H5::Group& group, const std::string& name, const at::Tensor& like,
@@ -41,17 +24,14 @@ at::Tensor read_tensor_like(const H5::Group& group, const std::string& name, con
     throw std::runtime_error(fmt::format("has no {} (not written by this optimizer spec)", what));
   }
   io::DatasetInfo info = io::dataset_info(group, name);
+  const at::ScalarType dtype = io::stored_dtype(group, name);
   std::vector<std::int64_t> dims(info.dims.begin(), info.dims.end());
-  if (dims != like.sizes().vec() || info.element_size != static_cast<std::size_t>(like.element_size()) ||
-      (info.type_class == H5T_FLOAT) != at::isFloatingType(like.scalar_type())) {
-    throw std::runtime_error(fmt::format("holds {} as {}{} {} where this run needs {}{} {}", what,
-                                         info.type_class == H5T_FLOAT ? "float" : "int", 8 * info.element_size,
-                                         info.shape_string(), at::isFloatingType(like.scalar_type()) ? "float" : "int",
-                                         8 * like.element_size(), partition::shape_string(like.sizes().vec())));
+  if (dims != like.sizes().vec() || dtype != like.scalar_type()) {
+    throw std::runtime_error(fmt::format("holds {} as {} {} where this run needs {} {}", what, io::dtype_name(dtype),
+                                         info.shape_string(), io::dtype_name(like.scalar_type()),
+                                         partition::shape_string(like.sizes().vec())));
   }
-  at::Tensor t = at::empty(like.sizes(), at::TensorOptions().dtype(like.scalar_type()));
-  if (t.numel() > 0) group.openDataSet(name).read(t.data_ptr(), h5_type(like.scalar_type()));
-  return t;
+  return io::read_tensor(group, name);
 }
 
 void write_partition(H5::H5File& file, const partition::Partition& p) {

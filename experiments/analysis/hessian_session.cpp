@@ -8,6 +8,8 @@
 
 #include "data/loss.h"
 #include "data/sources.h"
+#include "experiments/cli/validators.h"
+#include "experiments/models/data_fit.h"
 #include "hessian/random.h"
 #include "partition/partition.h"
 
@@ -71,11 +73,14 @@ std::vector<Block> sample_blocks(std::vector<Block> blocks, std::int64_t count, 
 
 void add_hessian_options(CLI::App& cmd, HessianInputs& in) {
   cmd.add_option("--model,-m", in.model, "zoo model (see `blockscope models`) or TorchScript .pt")->capture_default_str();
+  cmd.add_option("--params", in.params_file,
+                 "analyse at these trained parameters (blockscope.params/1 from train --save-params, or a checkpoint)");
   cmd.add_option("--data,-d", in.data, "data source (auto, mixture, images, markov, text) or FILE.h5")->capture_default_str();
-  cmd.add_option("--batch-size", in.batch_size, "examples per batch")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd.add_option("--batch-size", in.batch_size, "examples per batch")->capture_default_str()->check(cli::kPositive);
   cmd.add_option("--batches", in.batches,
-                 "batches in the fixed list (default: the whole HDF5 file, or 1 batch of a synthetic source)");
-  cmd.add_option("--examples", in.examples, "examples drawn from a synthetic source (default batch-size × batches)");
+                 "batches in the fixed list (0 = all the data holds; each HVP costs in proportion)")
+      ->capture_default_str()->check(cli::kNonNegative);
+  cmd.add_option("--examples", in.examples, "examples drawn from a synthetic source (default batch-size × batches)")->check(cli::kNonNegative);
   cmd.add_option("--dtype", in.dtype, "float32 or float64 (converts model and data)")
       ->capture_default_str()->check(CLI::IsMember({"float32", "float64"}));
   cmd.add_option("--seed", in.seed, "seed for model initialisation, data, probes")->capture_default_str();
@@ -87,13 +92,15 @@ void add_hessian_options(CLI::App& cmd, HessianInputs& in) {
 
 HessianSession open_hessian_session(const HessianInputs& in) {
   HessianSession s;
-  s.model = models::load_model(in.model, in.seed);
-  const bool from_file = data::is_file_source(in.data);
-  std::int64_t batches = in.batches >= 0 ? in.batches : (from_file ? 0 : 1);
-  if (!from_file && batches == 0) batches = 1;
+  s.model = models::load_model(in.model, in.seed, in.params_file);
+  const std::int64_t batches = in.batches;
   const std::int64_t examples = in.examples > 0 ? in.examples : in.batch_size * std::max<std::int64_t>(batches, 1);
   s.dataset = data::load_dataset(in.data, s.model->input_spec(), {examples, 0, in.seed});
-  data::check_dataset_fits(s.dataset, s.model->input_spec());
+  if (in.batch_size > s.dataset.size()) {
+    throw std::runtime_error(fmt::format("{} holds {} examples, fewer than one batch of {} (use a batch size ≤ {})",
+                                         s.dataset.description, s.dataset.size(), in.batch_size, s.dataset.size()));
+  }
+  models::check_data_fits(*s.model, s.dataset);
   if (in.dtype == "float64") {
     s.model->to(at::kDouble);
     s.dataset = data::to_dtype(s.dataset, at::kDouble);
@@ -111,6 +118,7 @@ HessianSession open_hessian_session(const HessianInputs& in) {
   s.settings = {
       {"model", s.model->description()},
       {"model_spec", in.model},
+      {"params_file", in.params_file},
       {"data", s.dataset.description},
       {"dtype", in.dtype},
       {"n_batches", static_cast<std::int64_t>(list.size())},

@@ -20,17 +20,18 @@ struct HessianInputs {
   std::string model = "gpt";
   std::string data = "auto";
   std::int64_t batch_size = 32;
-  std::int64_t batches = -1;   // -1: whole file for HDF5 data, 1 batch for synthetic sources
+  std::int64_t batches = 1;    // 0: all the data holds (the last batch may be short)
   std::int64_t examples = 0;   // synthetic sources; 0 = batch_size × batches
   std::string dtype = "float32";
   std::uint64_t seed = 0;
   double graph_memory_gib = 8.0;
+  std::string params_file;     // trained parameters (blockscope.params/1 or a checkpoint); empty = initialisation
   std::string blocks_file;     // a partition file; empty = per-tensor blocks
   std::int64_t max_blocks = 0; // 0 = all; else a seeded sample of this many blocks
 };
 
-// Adds --model, --data, --batch-size, --batches, --examples, --dtype,
-// --seed, --graph-memory-gib, --blocks, --max-blocks to a subcommand.
+// Adds --model, --params, --data, --batch-size, --batches, --examples,
+// --dtype, --seed, --graph-memory-gib, --blocks, --max-blocks to a subcommand.
 void add_hessian_options(CLI::App& command, HessianInputs& inputs);
 
 struct Block {

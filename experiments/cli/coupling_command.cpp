@@ -8,6 +8,7 @@
 #include "experiments/analysis/hessian_session.h"
 #include "experiments/cli/commands.h"
 #include "experiments/cli/progress_bar.h"
+#include "experiments/cli/validators.h"
 #include "experiments/plots/plots.h"
 #include "hessian/coupling.h"
 #include "hessian/spectrum_file.h"
@@ -24,6 +25,8 @@ struct CouplingCliOptions {
 };
 
 void run_coupling(CouplingCliOptions o) {
+  io::check_output_file(o.out);
+  if (!o.plots.empty()) io::check_output_directory(o.plots);
   analysis::HessianSession session = analysis::open_hessian_session(o.inputs);
   const std::int64_t n = session.hessian->layout().total();
   hessian::BlockHessian full(*session.hessian, {{0, n}}, "all");
@@ -83,7 +86,7 @@ void register_coupling(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("coupling", "Coupling between Hessian blocks, r_ab = ‖H_ab‖_F / sqrt(‖H_aa‖_F ‖H_bb‖_F)");
   auto o = std::make_shared<CouplingCliOptions>();
   analysis::add_hessian_options(*cmd, o->inputs);
-  cmd->add_option("--probes", o->probes, "Rademacher probes per block (≥ 30)")->capture_default_str();
+  cmd->add_option("--probes", o->probes, "Rademacher probes per block (≥ 30)")->capture_default_str()->check(kPositive);
   cmd->add_option("--out,-o", o->out, "result file (HDF5, schema blockscope.coupling/1)")->capture_default_str();
   cmd->add_option("--plots", o->plots, "directory for the coupling heatmap PNG");
   cmd->callback([o] { run_coupling(*o); });

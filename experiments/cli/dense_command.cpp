@@ -11,6 +11,7 @@
 #include "experiments/analysis/hessian_session.h"
 #include "experiments/cli/commands.h"
 #include "experiments/cli/operator_progress.h"
+#include "experiments/cli/validators.h"
 #include "hessian/dense.h"
 #include "hessian/sharing_check.h"
 #include "hessian/spectrum_file.h"
@@ -45,6 +46,7 @@ Eigen::VectorXd block_entries(const Eigen::VectorXd& v, const hessian::BlockRang
 }
 
 void run_dense(DenseOptions o) {
+  io::check_output_file(o.out);
   analysis::HessianSession session = analysis::open_hessian_session(o.inputs);
   const std::int64_t n = session.hessian->layout().total();
   if (n > o.max_params) {
@@ -127,7 +129,7 @@ void register_dense(CLI::App& app) {
   o->inputs.model = "mlp";
   o->inputs.dtype = "float64";
   analysis::add_hessian_options(*cmd, o->inputs);
-  cmd->add_option("--max-params", o->max_params, "refuse models larger than this (memory n² float64)")->capture_default_str();
+  cmd->add_option("--max-params", o->max_params, "refuse models larger than this (memory n² float64)")->capture_default_str()->check(kPositive);
   cmd->add_option("--thresholds", o->thresholds, "coupling thresholds c for the pair check")->capture_default_str();
   cmd->add_option("--out,-o", o->out, "result file (HDF5, schema blockscope.dense/1)")->capture_default_str();
   cmd->add_flag("--save-matrix", o->save_matrix, "also store the full symmetrised Hessian as /hessian [n, n]");

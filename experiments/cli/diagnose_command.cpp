@@ -1,7 +1,7 @@
 // `blockscope diagnose`: does sharing one v per block fit the per-element
 // second moments it replaces? For each partition file, from K minibatch
-// gradients (of --model on --data, or a --gradients dump [K, *shape] per
-// parameter; layout in experiments/analysis/element_statistics.h): per-block
+// gradients (of --model on --data, or a --gradients file; layouts in
+// experiments/analysis/element_statistics.h): per-block
 // spread of v ≈ E[g²] around the block mean (partition/diagnostics.h), the
 // optimizer-state bytes/param, and with --dense (≤ --max-params parameters)
 // Gefen's element-pair check on the exact Hessian (hessian/sharing_check.h).
@@ -18,9 +18,11 @@
 #include "experiments/cli/commands.h"
 #include "experiments/cli/operator_progress.h"
 #include "experiments/cli/progress_bar.h"
+#include "experiments/cli/validators.h"
 #include "experiments/plots/plots.h"
 #include "hessian/dense.h"
 #include "hessian/sharing_check.h"
+#include "io/h5_file.h"
 
 namespace blockscope::cli {
 namespace {
@@ -30,6 +32,7 @@ struct DiagnoseOptions {
   std::string model = "gpt";
   std::string data = "auto";
   std::string gradients;
+  std::string params;
   std::int64_t minibatches = 8;
   std::int64_t batch_size = 32;
   std::uint64_t seed = 0;
@@ -90,6 +93,8 @@ analysis::PartitionPairCheck pair_check(const partition::Partition& p, const std
 }
 
 void run_diagnose(const DiagnoseOptions& o) {
+  io::check_output_file(o.out);
+  if (!o.plots.empty()) io::check_output_directory(o.plots);
   if (o.partitions.empty()) throw std::runtime_error("give at least one --partition FILE.h5");
   if (o.dense && !o.gradients.empty()) {
     throw std::runtime_error("--dense needs the model's Hessian: use --model/--data instead of --gradients");
@@ -103,11 +108,18 @@ void run_diagnose(const DiagnoseOptions& o) {
   analysis::SecondMoments moments;
   analysis::Minibatches source;
   if (!o.gradients.empty()) {
-    moments = analysis::read_gradient_dump(o.gradients);
+    std::vector<partition::TensorInfo> expected;
+    for (const auto& t : partitions.front().tensors()) expected.push_back(t.tensor);
+    try {
+      moments = analysis::second_moments(analysis::read_gradient_file(o.gradients, &expected));
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(fmt::format("{} (the gradients and partition {} must be of one model)", e.what(),
+                                           o.partitions.front()));
+    }
     settings["gradient_source"] = o.gradients;
     settings["minibatches"] = moments.minibatches;
   } else {
-    source = analysis::open_minibatches(o.model, o.data, o.batch_size, o.minibatches, o.seed);
+    source = analysis::open_minibatches(o.model, o.data, o.batch_size, o.minibatches, o.seed, o.params);
     if (o.dense && source.model->num_parameters() > o.max_params) {
       throw std::runtime_error(fmt::format(
           "--dense is for small models: this one has {} parameters (> --max-params {})",
@@ -189,13 +201,14 @@ void register_diagnose(CLI::App& app) {
   cmd->add_option("--model,-m", o->model, "zoo model or TorchScript .pt")->capture_default_str();
   cmd->add_option("--data,-d", o->data, "data source or FILE.h5")->capture_default_str();
   cmd->add_option("--gradients", o->gradients,
-                  "HDF5 dump of K minibatch gradients: one dataset [K, *shape] per parameter, named by its qualified "
-                  "name (replaces --model/--data)");
-  cmd->add_option("--minibatches,-k", o->minibatches, "minibatch gradients K averaged into v")->capture_default_str();
-  cmd->add_option("--batch-size", o->batch_size, "examples per minibatch")->capture_default_str();
+                  "HDF5 file of gradients: one dataset per parameter, named by its qualified name, [K, *shape] for K "
+                  "minibatches or [*shape] for one (the partitions' shapes tell them apart; replaces --model/--data)");
+  cmd->add_option("--params", o->params, "trained parameters to analyse at (blockscope.params/1 or a checkpoint)");
+  cmd->add_option("--minibatches,-k", o->minibatches, "minibatch gradients K averaged into v")->capture_default_str()->check(kPositive);
+  cmd->add_option("--batch-size", o->batch_size, "examples per minibatch")->capture_default_str()->check(kPositive);
   cmd->add_option("--seed", o->seed, "seed for model initialisation and data")->capture_default_str();
   cmd->add_flag("--dense", o->dense, "also run the element-pair check on the exact Hessian (small models)");
-  cmd->add_option("--max-params", o->max_params, "largest model --dense accepts (memory n² float64)")->capture_default_str();
+  cmd->add_option("--max-params", o->max_params, "largest model --dense accepts (memory n² float64)")->capture_default_str()->check(kPositive);
   cmd->add_option("--thresholds", o->thresholds, "coupling thresholds c for the pair check")->capture_default_str();
   cmd->add_option("--out,-o", o->out, "result file (HDF5, schema blockscope.diagnostics/1)")->capture_default_str();
   cmd->add_option("--plots", o->plots, "directory for PNG plots (log-ratio histograms, CV per block)");

@@ -8,6 +8,8 @@
 #include "data/loss.h"
 #include "data/sources.h"
 #include "experiments/cli/commands.h"
+#include "experiments/cli/validators.h"
+#include "experiments/models/data_fit.h"
 #include "experiments/models/model.h"
 
 namespace blockscope::cli {
@@ -55,7 +57,7 @@ void run_info(const InfoOptions& o) {
   data::Dataset dataset;
   if (!o.data.empty()) {
     dataset = data::load_dataset(o.data, model->input_spec(), {o.examples, 0, o.seed});
-    data::check_dataset_fits(dataset, model->input_spec());
+    models::check_data_fits(*model, dataset);
   }
   print_parameters(*model);
   if (o.data.empty()) return;
@@ -81,7 +83,7 @@ void register_info(CLI::App& app) {
       ->required();
   cmd->add_option("--data,-d", o->data, "data source (auto, mixture, images, markov, text) or FILE.h5");
   cmd->add_option("--examples", o->examples, "examples drawn from a synthetic source")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(kPositive);
   cmd->add_option("--seed", o->seed, "seed for model initialisation and synthetic data")->capture_default_str();
   cmd->callback([o] { run_info(*o); });
 }

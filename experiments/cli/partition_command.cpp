@@ -4,8 +4,8 @@
 //
 // Gradient-driven strategies (gefen) take the first-step gradient from
 // --model/--data (one batch, the model in training mode) or from
-// --gradients FILE.h5 (one dataset per parameter, named by its qualified
-// name; names and shapes then come from the file and --model is optional).
+// --gradients FILE.h5 (layouts in experiments/analysis/element_statistics.h;
+// names and shapes then come from the file and --model is optional).
 //
 // The Hessian-driven strategy (hessian; partition/hessian_strategy.h) merges
 // neighbouring rows whose per-element statistic agrees: Hutchinson's diag(H)
@@ -24,6 +24,8 @@
 #include "experiments/cli/progress_bar.h"
 #include "data/sources.h"
 #include "experiments/cli/commands.h"
+#include "experiments/cli/validators.h"
+#include "experiments/models/data_fit.h"
 #include "experiments/models/model.h"
 #include "io/h5_file.h"
 #include "partition/hessian_strategy.h"
@@ -37,6 +39,8 @@ struct PartitionOptions {
   std::string model = "gpt";
   std::string data = "auto";
   std::string gradients;
+  bool model_given = false;  // --model on the command line (it then decides a --gradients file's layout)
+  std::string params;
   std::int64_t batch_size = 32;
   std::uint64_t seed = 0;
   std::int64_t n_heads = 0, n_kv_heads = 0, head_dim = 0;
@@ -50,31 +54,10 @@ struct PartitionOptions {
   std::string json;
 };
 
-// Names, shapes and float32 gradients from a --gradients file.
-void read_gradient_file(const std::string& path, std::vector<partition::TensorInfo>& model,
-                        std::vector<std::vector<float>>& grads) {
-  H5::H5File file = io::open_for_reading(path);
-  H5::Group root = file.openGroup("/");
-  for (hsize_t i = 0; i < root.getNumObjs(); ++i) {
-    const std::string name = root.getObjnameByIdx(i);
-    if (root.getObjTypeByIdx(i) != H5G_DATASET) continue;
-    io::DatasetInfo info = io::dataset_info(root, name);
-    if (info.type_class != H5T_FLOAT) {
-      throw std::runtime_error(fmt::format("{}: gradient '{}' is not floating point", path, name));
-    }
-    model.push_back({name, std::vector<std::int64_t>(info.dims.begin(), info.dims.end())});
-    grads.push_back(io::read_floats(root, name));
-  }
-  if (model.empty()) {
-    throw std::runtime_error(fmt::format(
-        "{} holds no gradient datasets (write one dataset per parameter, named by its qualified name)", path));
-  }
-}
-
 // The gradient of the first batch's mean loss, per parameter, in float32.
 std::vector<std::vector<float>> first_step_gradients(models::Model& model, const PartitionOptions& o) {
   data::Dataset d = data::load_dataset(o.data, model.input_spec(), {o.batch_size, 0, o.seed});
-  data::check_dataset_fits(d, model.input_spec());
+  models::check_data_fits(model, d);
   data::Batch batch = data::make_batches(d, {o.batch_size, 1, false, o.seed}).front();
   model.set_training(true);
   at::Tensor loss = data::mean_loss(model.forward(batch.inputs), batch.targets);
@@ -90,24 +73,17 @@ std::vector<std::vector<float>> first_step_gradients(models::Model& model, const
 }
 
 // Per-element statistics for the hessian strategy and the settings that describe them.
-std::vector<std::vector<double>> hessian_statistics(const PartitionOptions& o, const partition::StrategyInputs& in,
+// gradients: the --gradients file when given.
+std::vector<std::vector<double>> hessian_statistics(const PartitionOptions& o, const analysis::GradientFile* gradients,
                                                     nlohmann::json& settings) {
   settings["statistic"] = o.statistic;
   std::vector<std::vector<double>> stats;
-  if (!o.gradients.empty()) {
-    if (o.statistic == "curvature") {
-      throw std::runtime_error(
-          "the curvature statistic needs --model/--data; with --gradients use --statistic squared-gradient");
-    }
-    for (const auto& g : in.gradients) {
-      std::vector<double> sq(static_cast<std::size_t>(g.size));
-      for (std::int64_t i = 0; i < g.size; ++i) sq[i] = double(g.data[i]) * double(g.data[i]);
-      stats.push_back(std::move(sq));
-    }
+  if (gradients) {
     settings["gradient_source"] = o.gradients;
-    return stats;
+    settings["minibatches"] = gradients->minibatches;
+    return analysis::second_moments(*gradients).v;
   }
-  analysis::Minibatches mb = analysis::open_minibatches(o.model, o.data, o.batch_size, o.batches, o.seed);
+  analysis::Minibatches mb = analysis::open_minibatches(o.model, o.data, o.batch_size, o.batches, o.seed, o.params);
   settings["model"] = mb.model->description();
   settings["data"] = mb.dataset.description;
   settings["batches"] = o.batches;
@@ -125,14 +101,14 @@ std::vector<std::vector<double>> hessian_statistics(const PartitionOptions& o, c
 }
 
 // The built-in strategies plus "hessian", whose builder computes its statistics when it runs.
-partition::StrategyRegistry make_registry(const PartitionOptions& o) {
+partition::StrategyRegistry make_registry(const PartitionOptions& o, const analysis::GradientFile* gradients = nullptr) {
   partition::StrategyRegistry registry;
   registry.add("hessian", "merge neighbouring rows whose curvature (Hutchinson diag H) or E[g²] agrees",
-               [&o](const partition::StrategyInputs& in) {
+               [&o, gradients](const partition::StrategyInputs& in) {
                  partition::HessianStrategyOptions options;
                  options.target_blocks = o.target_blocks;
                  if (!std::isnan(o.merge_threshold)) options.merge_threshold = o.merge_threshold;
-                 std::vector<std::vector<double>> stats = hessian_statistics(o, in, options.settings);
+                 std::vector<std::vector<double>> stats = hessian_statistics(o, gradients, options.settings);
                  return partition::hessian_partition(in.model, stats, options);
                });
   return registry;
@@ -158,16 +134,30 @@ void print_summary(const partition::Partition& p) {
 }
 
 void run_partition(const PartitionOptions& o) {
+  if (o.strategy == "hessian" && o.statistic == "curvature" && !o.gradients.empty()) {
+    throw std::runtime_error(
+        "the curvature statistic needs --model/--data; with --gradients use --statistic squared-gradient");
+  }
+  io::check_output_file(o.out);
+  if (!o.json.empty()) io::check_output_file(o.json);
   partition::StrategyInputs inputs;
   std::vector<std::vector<float>> grads;
   std::unique_ptr<models::Model> model;
-  if (!o.gradients.empty()) {
-    read_gradient_file(o.gradients, inputs.model, grads);
-  } else {
-    model = models::load_model(o.model, o.seed);
+  if (o.gradients.empty() || o.model_given) {
+    model = models::load_model(o.model, o.seed, o.params);
     for (const auto& p : model->parameters()) inputs.model.push_back({p.name, p.tensor.sizes().vec()});
-    if (o.strategy == "gefen") grads = first_step_gradients(*model, o);
   }
+  analysis::GradientFile file;
+  if (!o.gradients.empty()) {
+    // Gradient-driven strategies take the file's first gradient (minibatch 0) as the first-step gradient.
+    file = analysis::read_gradient_file(o.gradients, model ? &inputs.model : nullptr);
+    inputs.model = file.tensors;
+    for (std::size_t t = 0; t < file.tensors.size(); ++t) {
+      inputs.gradients.push_back({file.gradients[t].data(), file.tensors[t].numel()});
+    }
+  } else if (o.strategy == "gefen") {
+    grads = first_step_gradients(*model, o);
+    }
   partition::HeadConfig heads;
   if (model && !model->attention().empty()) {
     const auto& a = model->attention().front();
@@ -181,7 +171,7 @@ void run_partition(const PartitionOptions& o) {
   inputs.gefen.rule = partition::parse_gefen_rule(o.gefen_rule);
   for (const auto& g : grads) inputs.gradients.push_back({g.data(), static_cast<std::int64_t>(g.size())});
 
-  partition::Partition p = make_registry(o).make(o.strategy, inputs);
+  partition::Partition p = make_registry(o, o.gradients.empty() ? nullptr : &file).make(o.strategy, inputs);
   p.save(o.out);
   if (!o.json.empty()) {
     std::ofstream(o.json) << p.summary().dump(2) << "\n";
@@ -199,10 +189,13 @@ void register_partition(CLI::App& app) {
   std::string help = "strategy:";
   for (const auto& name : registry.names()) help += fmt::format("\n  {:<12} {}", name, registry.help(name));
   cmd->add_option("--strategy,-s", o->strategy, help)->capture_default_str();
-  cmd->add_option("--model,-m", o->model, "zoo model or TorchScript .pt")->capture_default_str();
+  CLI::Option* model = cmd->add_option("--model,-m", o->model, "zoo model or TorchScript .pt")->capture_default_str();
   cmd->add_option("--data,-d", o->data, "data for gradient-driven strategies (first batch)")->capture_default_str();
-  cmd->add_option("--gradients", o->gradients, "HDF5 file of saved gradients, one dataset per parameter name (replaces --model/--data)");
-  cmd->add_option("--batch-size", o->batch_size, "examples in the first-step batch")->capture_default_str();
+  cmd->add_option("--gradients", o->gradients,
+                  "HDF5 file of saved gradients, one dataset per parameter name, [*shape] or [K, *shape] (replaces "
+                  "--data; with --model the model's shapes tell the two layouts apart)");
+  cmd->add_option("--params", o->params, "trained parameters to start from (blockscope.params/1 or a checkpoint)");
+  cmd->add_option("--batch-size", o->batch_size, "examples in the first-step batch")->capture_default_str()->check(kPositive);
   cmd->add_option("--seed", o->seed, "seed for model initialisation and data")->capture_default_str();
   cmd->add_option("--n-heads", o->n_heads, "attention heads (adam-mini; default from a zoo transformer)");
   cmd->add_option("--n-kv-heads", o->n_kv_heads, "key/value heads under grouped-query attention");
@@ -210,17 +203,20 @@ void register_partition(CLI::App& app) {
   cmd->add_option("--gefen-rule", o->gefen_rule, "period rule: v1.2.3 or v1.1.1")->capture_default_str();
   cmd->add_option("--statistic", o->statistic, "hessian: per-element statistic, curvature or squared-gradient")
       ->capture_default_str()->check(CLI::IsMember({"curvature", "squared-gradient"}));
-  cmd->add_option("--probes", o->probes, "hessian: Hutchinson probes (one full HVP each)")->capture_default_str();
+  cmd->add_option("--probes", o->probes, "hessian: Hutchinson probes (one full HVP each)")->capture_default_str()->check(kPositive);
   cmd->add_option("--batches", o->batches, "hessian: batches of --batch-size the statistic is taken over")
-      ->capture_default_str();
+      ->capture_default_str()->check(kPositive);
   cmd->add_option("--target-blocks", o->target_blocks, "hessian: stop merging at this many blocks (0 = no target)")
-      ->capture_default_str();
+      ->capture_default_str()->check(kNonNegative);
   cmd->add_option("--merge-threshold", o->merge_threshold,
                   "hessian: neighbours merge only when |ln level_a − ln level_b| ≤ this (default: no limit with "
                   "--target-blocks, ln 2 without)");
   cmd->add_option("--out,-o", o->out, "partition file (HDF5, schema blockscope.partition/1)")->capture_default_str();
   cmd->add_option("--json", o->json, "also write a JSON summary here");
-  cmd->callback([o] { run_partition(*o); });
+  cmd->callback([o, model] {
+    o->model_given = model->count() > 0;
+    run_partition(*o);
+  });
 }
 
 }  // namespace blockscope::cli

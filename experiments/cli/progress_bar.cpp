@@ -30,6 +30,7 @@ void ProgressBar::update(std::int64_t done, std::int64_t total) {
   done_ = done;
   total_ = total;
   const auto now = std::chrono::steady_clock::now();
+  if (!estimated_ && done > 0 && done < total && (20 * done >= total || elapsed_seconds() >= 2.0)) print_estimate();
   if (terminal_) {
     if (now - last_draw_ < std::chrono::milliseconds(200)) return;
     last_draw_ = now;
@@ -45,18 +46,30 @@ void ProgressBar::update(std::int64_t done, std::int64_t total) {
 
 void ProgressBar::finish() { draw(true); }
 
+void ProgressBar::print_estimate() {
+  estimated_ = true;
+  const double elapsed = elapsed_seconds();
+  const double rate = done_ / elapsed;
+  const std::string line = fmt::format("[{}] first {} {} took {}: about {} for all {} ({:.3g} {}/s)", label_, done_,
+                                       unit_, duration(elapsed), duration(total_ / rate), total_, rate, unit_);
+  if (terminal_) fmt::print(stderr, "\r{}\033[K\n", line);
+  else fmt::print(stderr, "{}\n", line);
+  std::fflush(stderr);
+}
+
 void ProgressBar::draw(bool final) {
   const double elapsed = elapsed_seconds();
   const double fraction = total_ > 0 ? std::min(1.0, double(done_) / double(total_)) : 0.0;
   const int width = 24, filled = static_cast<int>(fraction * width);
   std::string bar(filled, '#');
   bar += std::string(width - filled, '.');
-  // Too early for a meaningful rate: show none rather than a spike.
-  const double rate = elapsed > 0.2 ? done_ / elapsed : 0.0;
+  // Before the estimate the rate would be a spike: show none.
+  const bool rated = (estimated_ || final) && done_ > 0 && elapsed > 0;
+  const double rate = rated ? done_ / elapsed : 0.0;
   std::string tail = final ? fmt::format("done in {}", duration(elapsed))
-                           : fmt::format("ETA {}", duration(rate > 0 ? (total_ - done_) / rate : -1));
-  std::string line = fmt::format("[{}] {} {:3.0f}% {}/{} {} ({:.1f}/s) {}", label_, bar, 100 * fraction,
-                                 done_, total_, unit_, rate, tail);
+                           : fmt::format("ETA {}", duration(rated ? (total_ - done_) / rate : -1));
+  std::string line = fmt::format("[{}] {} {:3.0f}% {}/{} {} ({}/s) {}", label_, bar, 100 * fraction, done_, total_,
+                                 unit_, rated ? fmt::format("{:.3g}", rate) : "-", tail);
   if (terminal_) fmt::print(stderr, "\r{}\033[K{}", line, final ? "\n" : "");
   else fmt::print(stderr, "{}\n", line);
   std::fflush(stderr);

@@ -1,6 +1,8 @@
 // A progress line with rate and ETA on stderr for long computations.
 // On a terminal it redraws one line (at most 5 times a second); otherwise
-// (logs, CI) it prints a line at every 10 % so logs stay short.
+// (logs, CI) it prints a line at every 10 % so logs stay short. Once, after
+// the first 5 % of the work or 2 s, it prints an estimate of the whole run.
+// The rate is shown from then on (earlier it is a spike, not a rate).
 #pragma once
 
 #include <chrono>
@@ -23,8 +25,10 @@ class ProgressBar {
   bool terminal_;
   std::chrono::steady_clock::time_point start_, last_draw_;
   int last_decile_ = -1;
+  bool estimated_ = false;
   std::int64_t done_ = 0, total_ = 0;
   void draw(bool final);
+  void print_estimate();
 };
 
 }  // namespace blockscope::cli

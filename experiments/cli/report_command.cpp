@@ -71,6 +71,7 @@ FileSummary summarise(const std::string& path) {
 }
 
 void run_report(const ReportOptions& o) {
+  if (!o.plots.empty()) io::check_output_directory(o.plots);
   std::vector<FileSummary> rows;
   for (const auto& f : o.files) rows.push_back(summarise(f));
   fmt::print("Hessian block heterogeneity (bounded JS distance between block spectra, log2, in [0, 1])\n\n");

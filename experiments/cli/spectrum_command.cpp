@@ -8,9 +8,11 @@
 #include "experiments/analysis/hessian_session.h"
 #include "experiments/cli/commands.h"
 #include "experiments/cli/progress_bar.h"
+#include "experiments/cli/validators.h"
 #include "experiments/plots/plots.h"
 #include "hessian/block_spectra.h"
 #include "hessian/spectrum_file.h"
+#include "io/h5_file.h"
 
 namespace blockscope::cli {
 namespace {
@@ -49,6 +51,8 @@ void print_summary(const hessian::BlockSpectra& s) {
 }
 
 void run_spectrum(SpectrumOptions o) {
+  io::check_output_file(o.out);
+  if (!o.plots.empty()) io::check_output_directory(o.plots);
   const int threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   hessian::BlockSpectraOptions options;
   options.slq = {o.steps, o.probes, !o.no_reorthogonalize, o.inputs.seed};
@@ -80,6 +84,19 @@ void run_spectrum(SpectrumOptions o) {
   fmt::print(stderr, "[spectrum] {} — {} parameters, {} blocks, loss {:.4f} on {} examples ({} batches), {} threads\n",
              session.model->description(), session.model->num_parameters(), names.size(),
              session.hessian->loss(), session.hessian->num_examples(), session.hessian->num_batches(), threads);
+  if (session.dataset.size() > session.hessian->num_examples()) {
+    fmt::print(stderr, "[spectrum] the data holds {} examples; the Hessian uses the first {} (--batches N for more, 0 "
+               "for all: each HVP costs in proportion)\n",
+               session.dataset.size(), session.hessian->num_examples());
+  }
+  std::vector<Eigen::Index> sizes;
+  for (const auto* op : pointers) sizes.push_back(op->rows());
+  const hessian::SpectraPlan plan = hessian::plan_block_spectra(sizes, options);
+  fmt::print(stderr, "[spectrum] plan: {} HVPs = {} for SLQ ({} blocks × {} probes × ≤ {} steps){}\n", plan.total(),
+             plan.slq, names.size(), o.probes, o.steps,
+             options.top_eigenvalues ? fmt::format(" + about {} for top-{} (Spectra's count is known as each block "
+                                                   "converges)", plan.top, o.top_k)
+                                     : "");
   ProgressBar bar("spectrum", "HVPs");
   hessian::BlockSpectra spectra = hessian::compute_block_spectra(
       pointers, names, options, [&](std::int64_t done, std::int64_t total) { bar.update(done, total); });
@@ -103,18 +120,19 @@ void register_spectrum(CLI::App& app) {
       "spectrum", "Per-block Hessian spectra (SLQ), JS distances, top eigenvalues, traces → HDF5 + plots");
   auto o = std::make_shared<SpectrumOptions>();
   analysis::add_hessian_options(*cmd, o->inputs);
-  cmd->add_option("--lanczos-steps", o->steps, "Lanczos steps m per probe (≥ 2)")->capture_default_str();
-  cmd->add_option("--probes", o->probes, "SLQ probes n_v per block (≥ 1; ≥ 20 for JS comparisons)")->capture_default_str();
+  cmd->add_option("--lanczos-steps", o->steps, "Lanczos steps m per probe (≥ 2)")->capture_default_str()->check(kPositive);
+  cmd->add_option("--probes", o->probes, "SLQ probes n_v per block (≥ 1->check(kPositive); ≥ 20 for JS comparisons)")->capture_default_str();
   cmd->add_option("--sigma", o->sigma, "Gaussian smoothing σ of the densities (> 0)")->capture_default_str();
   cmd->add_option("--sigma-mode", o->sigma_mode, "relative (σ × spectral range) or absolute")
       ->capture_default_str()->check(CLI::IsMember({"relative", "absolute"}));
   cmd->add_option("--grid-points", o->grid_points, "minimum density grid points (≥ 4000)")->capture_default_str();
   cmd->add_option("--top-k", o->top_k, "top eigenvalues per block by Spectra (0 = skip)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(kNonNegative);
   cmd->add_flag("--no-reorthogonalize", o->no_reorthogonalize,
                 "skip full re-orthogonalisation (cheaper; ghost eigenvalues appear)");
-  cmd->add_option("--bootstrap", o->bootstrap, "bootstrap replicates for the JS standard error")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "blocks analysed concurrently (0 = all cores)")->capture_default_str();
+  cmd->add_option("--bootstrap", o->bootstrap, "bootstrap replicates for the JS standard error")->capture_default_str()->check(kNonNegative);
+  cmd->add_option("--threads", o->threads, "blocks analysed concurrently (0 = all cores)")
+      ->capture_default_str()->check(kNonNegative);
   cmd->add_option("--out,-o", o->out, "result file (HDF5, schema blockscope.spectrum/1)")->capture_default_str();
   cmd->add_option("--plots", o->plots, "directory for PNG plots (densities, JS heatmap)");
   cmd->callback([o] { run_spectrum(*o); });

@@ -2,15 +2,20 @@
 #include <ATen/Context.h>
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include "experiments/models/model.h"
+#include "experiments/models/parameter_file.h"
 #include "experiments/models/torchscript_model.h"
 #include "experiments/models/zoo/zoo.h"
 
 namespace blockscope::models {
 
-std::unique_ptr<Model> load_model(const std::string& spec, std::uint64_t seed) {
+namespace {
+
+std::unique_ptr<Model> build_model(const std::string& spec, std::uint64_t seed) {
   const bool ends_with_pt = spec.size() >= 3 && spec.compare(spec.size() - 3, 3, ".pt") == 0;
-  if (ends_with_pt || spec.find('/') != std::string::npos) {
+  if (ends_with_pt || spec.find('/') != std::string::npos || std::filesystem::is_directory(spec)) {
     return std::make_unique<TorchScriptModel>(spec);
   }
   ModelSpec parsed(spec);
@@ -25,6 +30,14 @@ std::unique_ptr<Model> load_model(const std::string& spec, std::uint64_t seed) {
   at::manual_seed(seed);
   std::unique_ptr<Model> model = entry->build(parsed);
   parsed.finish(entry->options);
+  return model;
+}
+
+}  // namespace
+
+std::unique_ptr<Model> load_model(const std::string& spec, std::uint64_t seed, const std::string& params_file) {
+  std::unique_ptr<Model> model = build_model(spec, seed);
+  if (!params_file.empty()) load_parameter_file(params_file, *model);
   return model;
 }
 

@@ -8,7 +8,9 @@
 namespace blockscope::models {
 
 void Model::to(at::ScalarType dtype) {
-  convert(dtype);
+  for (at::Tensor t : all_state_tensors()) {
+    if (t.is_floating_point() && t.scalar_type() != dtype) t.set_data(t.detach().to(dtype));
+  }
   refresh_parameters();
 }
 

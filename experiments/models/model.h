@@ -42,7 +42,9 @@ class Model {
   virtual at::Tensor forward(const at::Tensor& inputs) = 0;
   // Training mode switches dropout/BatchNorm behaviour; analyses use eval.
   virtual void set_training(bool training) = 0;
-  // Converts parameters and buffers to the dtype (float32/float64) in place.
+  // Converts the floating-point parameters and buffers to `dtype`
+  // (float32/float64) in place; integer and bool buffers (batch counters,
+  // causal masks) keep their dtype.
   void to(at::ScalarType dtype);
 
   const std::vector<NamedParameter>& parameters() const { return parameters_; }
@@ -57,7 +59,8 @@ class Model {
   const std::vector<AttentionLayout>& attention() const { return attention_; }
 
  protected:
-  virtual void convert(at::ScalarType dtype) = 0;
+  // Every parameter (trainable or frozen) and buffer of the module.
+  virtual std::vector<at::Tensor> all_state_tensors() const = 0;
   // (name, tensor) pairs of the trainable parameters, in registration order.
   virtual std::vector<std::pair<std::string, at::Tensor>> named_parameters_now() const = 0;
   // Re-reads named_parameters_now(), de-duplicating tensors that share
@@ -74,8 +77,11 @@ class Model {
 
 // Loads a model from a zoo spec ("gpt", "gpt:n_layer=4,d_model=128") or a
 // TorchScript file ("path/model.pt"). Parameters are initialised from `seed`
-// for zoo models. Throws std::runtime_error with a one-line message on an
-// unknown name or option, or a missing/corrupt file.
-std::unique_ptr<Model> load_model(const std::string& spec, std::uint64_t seed = 0);
+// for zoo models, then replaced by those of `params_file` when given (a
+// blockscope.params/1 file or a checkpoint; parameter_file.h). Throws
+// std::runtime_error with a one-line message on an unknown name or option,
+// or a missing/corrupt/mismatched file.
+std::unique_ptr<Model> load_model(const std::string& spec, std::uint64_t seed = 0,
+                                  const std::string& params_file = {});
 
 }  // namespace blockscope::models

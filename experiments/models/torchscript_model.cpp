@@ -5,6 +5,10 @@
 namespace blockscope::models {
 
 TorchScriptModel::TorchScriptModel(const std::filesystem::path& path) : path_(path) {
+  if (std::filesystem::is_directory(path)) {
+    throw std::runtime_error(fmt::format("{} is a directory, not a TorchScript file (give the path of a .pt file)",
+                                         path.string()));
+  }
   if (!std::filesystem::is_regular_file(path)) {
     throw std::runtime_error(fmt::format(
         "model file not found: {} (give a zoo name — see `blockscope models` — or a TorchScript .pt)",
@@ -45,7 +49,12 @@ at::Tensor TorchScriptModel::forward(const at::Tensor& inputs) {
 
 void TorchScriptModel::set_training(bool training) { module_.train(training); }
 
-void TorchScriptModel::convert(at::ScalarType dtype) { module_.to(dtype); }
+std::vector<at::Tensor> TorchScriptModel::all_state_tensors() const {
+  std::vector<at::Tensor> out;
+  for (const at::Tensor& p : module_.parameters(/*recurse=*/true)) out.push_back(p);
+  for (const at::Tensor& b : module_.buffers(/*recurse=*/true)) out.push_back(b);
+  return out;
+}
 
 std::vector<std::pair<std::string, at::Tensor>> TorchScriptModel::named_parameters_now() const {
   std::vector<std::pair<std::string, at::Tensor>> out;

@@ -14,7 +14,9 @@
 #include "data/dataset.h"
 #include "data/loss.h"
 #include "data/sources.h"
+#include "experiments/models/data_fit.h"
 #include "experiments/models/model.h"
+#include "experiments/models/parameter_file.h"
 #include "io/h5_file.h"
 #include "optimizers/block_optimizer.h"
 #include "optimizers/checkpoint.h"
@@ -65,11 +67,7 @@ void check_options(const TrainOptions& o) {
     throw std::invalid_argument("--checkpoint-every needs --checkpoint FILE to write to");
   }
   for (const std::string* path : {&o.out, &o.checkpoint, &o.save_params}) {
-    if (path->empty()) continue;
-    const std::filesystem::path parent = std::filesystem::path(*path).parent_path();
-    if (!parent.empty() && !std::filesystem::is_directory(parent)) {
-      throw std::invalid_argument(fmt::format("cannot write {}: directory {} does not exist", *path, parent.string()));
-    }
+    if (!path->empty()) io::check_output_file(*path);
   }
   if (!o.resume.empty() && !std::filesystem::exists(o.resume)) {
     throw std::invalid_argument(fmt::format("--resume: checkpoint {} not found", o.resume));
@@ -246,18 +244,6 @@ void write_run(const TrainOptions& o, const BlockOptimizer& opt, const models::M
   w.commit();
 }
 
-void write_params(const std::string& path, const models::Model& model) {
-  io::AtomicH5Writer w(path, "blockscope.params/1");
-  H5::Group root = w.root();
-  io::set_attribute(root, "model", model.description());
-  for (const auto& p : model.parameters()) {
-    const at::Tensor t = p.tensor.detach().to(at::kFloat).contiguous();
-    std::vector<hsize_t> dims(t.sizes().begin(), t.sizes().end());
-    io::write_array(root, p.name, t.data_ptr<float>(), dims);
-  }
-  w.commit();
-}
-
 }  // namespace
 
 double scheduled_lr(const std::string& schedule, double lr, std::int64_t warmup, std::int64_t steps, std::int64_t s) {
@@ -276,7 +262,7 @@ TrainSummary train(const TrainOptions& o, const std::function<void(std::int64_t,
 
   std::unique_ptr<models::Model> model = models::load_model(o.model, o.seed);
   data::Dataset dataset = data::load_dataset(o.data, model->input_spec(), {o.examples, 0, o.seed});
-  data::check_dataset_fits(dataset, model->input_spec());
+  models::check_data_fits(*model, dataset);
   BatchSchedule batches(dataset, o);
   partition::Partition partition = make_partition(o, partition_choice, *model, batches);
 
@@ -330,7 +316,7 @@ TrainSummary train(const TrainOptions& o, const std::function<void(std::int64_t,
   }
   if (!o.checkpoint.empty()) save(o, opt, *model, fixed, history);
   write_run(o, opt, *model, dataset, history, first, partition_choice);
-  if (!o.save_params.empty()) write_params(o.save_params, *model);
+  if (!o.save_params.empty()) models::write_parameter_file(o.save_params, *model);
 
   TrainSummary summary;
   summary.first_step = first;

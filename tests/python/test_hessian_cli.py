@@ -65,7 +65,7 @@ def test_dense_hessian_matches_torch_autograd(blockscope, fixtures_dir, tmp_path
     backward in Python (float64 both sides)."""
     data, x, y = _attention_data(tmp_path)
     out = tmp_path / "dense.h5"
-    blockscope("dense", "--model", fixtures_dir / "attention.pt", "--data", data, "--batch-size", "4",
+    blockscope("dense", "--model", fixtures_dir / "attention.pt", "--data", data, "--batch-size", "4", "--batches", "0",
                "--dtype", "float64", "--save-matrix", "--out", out)
     # The eager twin of the exported module (stateless calls need eager code).
     scripted = torch.jit.load(str(fixtures_dir / "attention.pt"))
@@ -139,7 +139,8 @@ def test_spectrum_rejects_a_non_finite_loss(blockscope, tmp_path):
         f["inputs"] = np.full((8, 16), 3e38, np.float32)
         f["targets"] = np.zeros(8, np.int64)
     out = tmp_path / "never.h5"
-    result = blockscope("spectrum", "--model", "mlp:activation=relu", "--data", path, "--out", out, check=False)
+    result = blockscope("spectrum", "--model", "mlp:activation=relu", "--data", path, "--batch-size", "8", "--out", out,
+                        check=False)
     assert result.returncode != 0 and "not finite" in result.stderr
     assert not out.exists()
 

@@ -238,7 +238,7 @@ def test_diagnose_rejects_partition_not_matching_gradient_dump(blockscope, tmp_p
     mlp = make_partition(blockscope, tmp_path, "per-tensor", "mlp")
     out = tmp_path / "out.h5"
     expect_error(blockscope, ["diagnose", "--gradients", tmp_path / "grads.h5", "--partition", mlp, "--out", out],
-                 "partition was made for another model", out)
+                 "has no gradient for parameter 'linear.0.weight' (the gradients and partition", out)
 
 
 def test_unknown_strategy_lists_valid_names(blockscope, tmp_path):
@@ -263,21 +263,26 @@ def test_inconsistent_gradient_dump(blockscope, tmp_path):
     part = make_partition(blockscope, tmp_path, "per-tensor")
     out = tmp_path / "out.h5"
     path = tmp_path / "grads.h5"
-    with h5py.File(path, "w") as f:
-        f["a"] = np.zeros((3, 4), np.float32)
-        f["b"] = np.zeros((2, 4), np.float32)
+    shapes = mlp_shapes(blockscope, tmp_path)
+    gradient_dump(path, shapes, k=3)
+    last = list(shapes)[-1]
+    with h5py.File(path, "a") as f:
+        del f[last]
+        f[last] = np.zeros((2, *shapes[last]), np.float32)
     expect_error(blockscope, ["diagnose", "--gradients", path, "--partition", part, "--out", out],
-                 "gradient 'b' has 2 minibatches ([2, 4]) but the first dataset has 3", out)
-    with h5py.File(path, "w") as f:
-        f["a"] = np.array([np.nan, 1.0], np.float32).reshape(1, 2)
+                 f"gradient '{last}' has 2 minibatches ([2, {shapes[last][0]}]) but the first dataset has 3", out)
+    gradient_dump(path, shapes, k=1)
+    with h5py.File(path, "a") as f:
+        f[last][0, 0] = np.nan
     expect_error(blockscope, ["diagnose", "--gradients", path, "--partition", part, "--out", out],
-                 "gradient 'a' holds a non-finite value", out)
+                 f"gradient '{last}' holds a non-finite value", out)
 
 
 def test_curvature_needs_a_model(blockscope, tmp_path):
     path = tmp_path / "g.h5"
     with h5py.File(path, "w") as f:
         f["w"] = np.ones((2, 3), np.float32)
+        f.attrs["minibatches"] = 1  # one gradient per parameter: a lone [2, 3] dataset could also be 2 minibatches
     out = tmp_path / "out.h5"
     expect_error(blockscope, ["partition", "-s", "hessian", "--gradients", path, "--out", out],
                  "the curvature statistic needs --model/--data", out)

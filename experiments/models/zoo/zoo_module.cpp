@@ -16,7 +16,11 @@ at::Tensor ZooModel::forward(const at::Tensor& inputs) { return module_->forward
 
 void ZooModel::set_training(bool training) { module_->train(training); }
 
-void ZooModel::convert(at::ScalarType dtype) { module_->to(dtype); }
+std::vector<at::Tensor> ZooModel::all_state_tensors() const {
+  std::vector<at::Tensor> out = module_->parameters(/*recurse=*/true);
+  for (const at::Tensor& b : module_->buffers(/*recurse=*/true)) out.push_back(b);
+  return out;
+}
 
 std::vector<std::pair<std::string, at::Tensor>> ZooModel::named_parameters_now() const {
   std::vector<std::pair<std::string, at::Tensor>> out;

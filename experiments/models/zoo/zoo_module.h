@@ -23,7 +23,7 @@ class ZooModel : public Model {
   void set_training(bool training) override;
 
  private:
-  void convert(at::ScalarType dtype) override;
+  std::vector<at::Tensor> all_state_tensors() const override;
   std::vector<std::pair<std::string, at::Tensor>> named_buffers() const override;
   std::vector<std::pair<std::string, at::Tensor>> named_parameters_now() const override;
   std::shared_ptr<ZooModule> module_;

@@ -103,8 +103,8 @@ TEST(Batching, ShuffleIsAPermutationFixedBySeed) {
 TEST(Batching, TooFewExamplesIsAnError) {
   Dataset d = load_dataset("mixture", kFeatures, {10, 0, 0});
   EXPECT_EQ(error_of([&] { make_batches(d, {4, 3, false, 0}); }),
-            "3 batches of 4 need 12 examples but the data has 10 (lower --batches/--batch-size or add examples)");
-  EXPECT_NE(error_of([&] { make_batches(d, {0, 1, false, 0}); }).find("--batch-size must be positive"), std::string::npos);
+            "3 batches of 4 examples need 12 examples but the data has 10 (use fewer or smaller batches, or more examples)");
+  EXPECT_NE(error_of([&] { make_batches(d, {0, 1, false, 0}); }).find("the batch size must be positive"), std::string::npos);
 }
 
 }  // namespace
