@@ -1,6 +1,7 @@
 #include "io/h5_file.h"
 
 #include <fmt/format.h>
+#include <fnmatch.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -113,7 +114,36 @@ AtomicH5Writer::~AtomicH5Writer() {
   std::filesystem::remove(temp_path_, ignored);
 }
 
+void AtomicH5Writer::describe(const std::string& pattern, const std::string& text) {
+  descriptions_.emplace_back(pattern, text);
+}
+
+namespace {
+
+// Absolute paths of every dataset under `group` (named `path`).
+void collect_datasets(const H5::Group& group, const std::string& path, std::vector<std::string>& out) {
+  for (hsize_t i = 0; i < group.getNumObjs(); ++i) {
+    const std::string name = group.getObjnameByIdx(i);
+    const std::string child = (path == "/" ? "/" : path + "/") + name;
+    const H5O_type_t type = group.childObjType(name);
+    if (type == H5O_TYPE_DATASET) out.push_back(child);
+    if (type == H5O_TYPE_GROUP) collect_datasets(group.openGroup(name), child, out);
+  }
+}
+
+}  // namespace
+
 void AtomicH5Writer::commit() {
+  std::vector<std::string> datasets;
+  collect_datasets(file_.openGroup("/"), "/", datasets);
+  for (const std::string& path : datasets) {
+    for (const auto& [pattern, text] : descriptions_) {
+      if (::fnmatch(pattern.c_str(), path.c_str(), 0) != 0) continue;
+      H5::DataSet ds = file_.openDataSet(path);
+      set_attribute(ds, "description", text);
+      break;
+    }
+  }
   file_.close();
   std::error_code ec;
   std::filesystem::rename(temp_path_, path_, ec);
@@ -177,6 +207,16 @@ void check_output_directory(const std::filesystem::path& directory) {
                                          "directory)",
                                          directory.string(), existing.string()));
   }
+}
+
+std::string indexed_name(std::size_t i, std::size_t count) {
+  const int width = static_cast<int>(std::to_string(count > 0 ? count - 1 : 0).size());
+  return fmt::format("{:0{}}", i, width);
+}
+
+std::string find_indexed(const H5::Group& parent, std::size_t i, std::size_t count) {
+  const std::string padded = indexed_name(i, count);
+  return parent.nameExists(padded) ? padded : std::to_string(i);
 }
 
 H5::H5File open_for_reading(const std::filesystem::path& path) {

@@ -33,13 +33,18 @@ class AtomicH5Writer {
 
   H5::H5File& file() { return file_; }
   H5::Group root() { return file_.openGroup("/"); }
-  // Closes the file and renames it onto the target path.
+  // Every dataset whose absolute path matches `pattern` (fnmatch: '*'
+  // matches any run of characters, '/' included) gets the attribute
+  // `description` = text at commit; the first matching pattern wins.
+  void describe(const std::string& pattern, const std::string& text);
+  // Writes the descriptions, closes the file and renames it onto the target path.
   void commit();
 
  private:
   std::filesystem::path path_;
   std::filesystem::path temp_path_;
   H5::H5File file_;
+  std::vector<std::pair<std::string, std::string>> descriptions_;  // (pattern, text)
   bool committed_ = false;
 };
 
@@ -52,6 +57,12 @@ void check_output_file(const std::filesystem::path& path);
 // Checks that `directory` is a writable directory or can be created: no
 // component is a file and the nearest existing ancestor takes new entries.
 void check_output_directory(const std::filesystem::path& directory);
+
+// The name of member i of `count` numbered groups or datasets, zero-padded
+// so that they list in order ("07" of 12); readers also accept the unpadded
+// name of files written before padding.
+std::string indexed_name(std::size_t i, std::size_t count);
+std::string find_indexed(const H5::Group& parent, std::size_t i, std::size_t count);
 
 // Opens an existing HDF5 file read-only; the error names the file and says
 // whether it is missing or not HDF5 at all.

@@ -41,7 +41,7 @@ void write_partition(H5::H5File& file, const partition::Partition& p) {
   io::set_attribute(g, "num_tensors", static_cast<std::int64_t>(p.num_tensors()));
   for (std::size_t k = 0; k < p.num_tensors(); ++k) {
     const partition::TensorBlocks& t = p.tensors()[k];
-    H5::Group tg = io::ensure_group(file, fmt::format("/partition/{}", k));
+    H5::Group tg = io::ensure_group(file, "/partition/" + io::indexed_name(k, p.num_tensors()));
     io::set_attribute(tg, "name", t.tensor.name);
     io::set_attribute(tg, "period", t.period);
     io::set_attribute(tg, "first_block", t.first_block);
@@ -56,7 +56,7 @@ partition::Partition read_partition(H5::H5File& file) {
   std::vector<partition::TensorBlocks> tensors;
   const std::int64_t n = io::read_int_attribute(g, "num_tensors");
   for (std::int64_t k = 0; k < n; ++k) {
-    H5::Group tg = g.openGroup(std::to_string(k));
+    H5::Group tg = g.openGroup(io::find_indexed(g, static_cast<std::size_t>(k), static_cast<std::size_t>(n)));
     partition::TensorBlocks t;
     t.tensor.name = io::read_string_attribute(tg, "name");
     t.tensor.shape = io::read_int64s(tg, "shape");
@@ -201,6 +201,22 @@ void load_checked(const std::filesystem::path& path, BlockOptimizer& opt, const 
 void save_checkpoint(const std::filesystem::path& path, const BlockOptimizer& opt,
                      const std::vector<NamedTensor>& buffers, const std::function<void(H5::H5File&)>& write_extra) {
   io::AtomicH5Writer writer(path, kCheckpointSchema);
+  writer.describe("/partition/*/shape", "the tensor's shape");
+  writer.describe("/partition/*/boundaries", "range boundaries in the flattened tensor");
+  writer.describe("/partition/*/block_ids", "global block id of each range");
+  writer.describe("/params/*", "a parameter's value at this step");
+  writer.describe("/state/shared_v", "one second moment v per block (shared-v specs)");
+  writer.describe("/state/codebook", "the Gefen momentum codebook (256 levels)");
+  writer.describe("/state/*/m", "first moment m of the parameter (its format per the optimizer spec)");
+  writer.describe("/state/*/m_scale", "scales of the compressed first moment");
+  writer.describe("/state/*/v", "second moment v of the parameter");
+  writer.describe("/state/*/v_scale", "scales of the compressed second moment");
+  writer.describe("/state/*/rho", "weight correction of the compressed weights");
+  writer.describe("/buffers/*", "a model buffer (BatchNorm statistics, counters, masks) at this step");
+  writer.describe("/training/loss", "training loss of each completed step");
+  writer.describe("/training/lr", "learning rate of each completed step");
+  writer.describe("/training/step_time", "seconds each step took");
+  writer.describe("/training/skipped", "tensor-steps skipped for non-finite gradients so far");
   H5::H5File& file = writer.file();
   try {
     H5::Group root = writer.root();

@@ -25,10 +25,36 @@ void check_heads(const HeadConfig& heads, const TensorInfo& t) {
   if (heads.n_head <= 0 || heads.n_kv_head <= 0 || heads.head_dim <= 0 ||
       heads.n_head % heads.n_kv_head != 0) {
     throw std::runtime_error(fmt::format(
-        "adam-mini: tensor '{}' needs the attention heads but got n_head={}, n_kv_head={}, "
-        "head_dim={}; give positive values with n_head a multiple of n_kv_head",
-        t.name, heads.n_head, heads.n_kv_head, heads.head_dim));
+        "adam-mini: tensor '{}' {} is split per attention head, but the heads are not known (n_head={}, "
+        "n_kv_head={}, head_dim={}): give --n-heads (and --head-dim unless it divides the rows; --n-kv-heads "
+        "under grouped-query attention)",
+        t.name, shape_string(t.shape), heads.n_head, heads.n_kv_head, heads.head_dim));
   }
+}
+
+// Fills in head_dim (or n_head) from the largest q/k tensor — a query has at
+// least as many rows as a grouped key — or from a fused qkv tensor.
+HeadConfig complete_heads(const std::vector<TensorInfo>& model, HeadConfig heads, const AdamMiniNames& names) {
+  if (heads.n_kv_head <= 0) heads.n_kv_head = heads.n_head;
+  if ((heads.n_head > 0) == (heads.head_dim > 0)) return heads;  // both given, or nothing to derive from
+  std::int64_t q_rows = 0, fused_rows = 0;
+  for (const TensorInfo& t : model) {
+    const AdamMiniRule rule = adam_mini_rule(t.name, t.shape.size(), names);
+    if (rule == AdamMiniRule::per_head) q_rows = std::max(q_rows, t.shape[0]);
+    if (rule == AdamMiniRule::fused_qkv && fused_rows == 0) fused_rows = t.shape[0];
+  }
+  if (heads.n_head > 0) {
+    const std::int64_t ratio = heads.n_head + 2 * heads.n_kv_head;  // fused rows per head_dim
+    if (q_rows > 0 && q_rows % heads.n_head == 0) heads.head_dim = q_rows / heads.n_head;
+    else if (fused_rows > 0 && fused_rows % ratio == 0) heads.head_dim = fused_rows / ratio;
+  } else if (q_rows > 0 && q_rows % heads.head_dim == 0) {
+    heads.n_head = q_rows / heads.head_dim;
+    heads.n_kv_head = heads.n_head;
+  } else if (fused_rows > 0 && fused_rows % (3 * heads.head_dim) == 0) {
+    heads.n_head = fused_rows / (3 * heads.head_dim);
+    heads.n_kv_head = heads.n_head;
+  }
+  return heads;
 }
 
 // Elements in one row ([out, ...] → numel / out); 1 for an empty tensor.
@@ -86,12 +112,14 @@ TensorBlocks blocks_for(const TensorInfo& t, AdamMiniRule rule, const HeadConfig
   return TensorBlocks::uniform(t, t.numel());
 }
 
-nlohmann::json settings_json(const AdamMiniOptions& options) {
+nlohmann::json settings_json(const AdamMiniOptions& options, const HeadConfig& heads,
+                             const std::vector<std::string>& unmatched) {
   const AdamMiniNames& n = options.names;
   return {{"reference", "zyushun/Adam-mini v1.1.x"},
-          {"n_head", options.heads.n_head},
-          {"n_kv_head", options.heads.n_kv_head},
-          {"head_dim", options.heads.head_dim},
+          {"n_head", heads.n_head},
+          {"n_kv_head", heads.n_kv_head},
+          {"head_dim", heads.head_dim},
+          {"unmatched", unmatched},
           {"bias_names", n.bias},
           {"fused_qkv_names", n.fused_qkv},
           {"query_key_names", n.query_key},
@@ -99,10 +127,29 @@ nlohmann::json settings_json(const AdamMiniOptions& options) {
           {"output_names", n.output},
           {"value_names", n.value},
           {"attention_output_names", n.attention_output},
-          {"mlp_names", n.mlp}};
+          {"mlp_names", n.mlp},
+          {"positional_names", n.positional}};
 }
 
 }  // namespace
+
+HeadConfig override_heads(HeadConfig base, const HeadConfig& given) {
+  if (given.n_head > 0) base.n_head = given.n_head;
+  if (given.n_kv_head > 0) base.n_kv_head = given.n_kv_head;
+  if (given.head_dim > 0) base.head_dim = given.head_dim;
+  return base;
+}
+
+std::vector<std::string> unmatched_tensor_warnings(const Partition& partition) {
+  std::vector<std::string> lines;
+  if (partition.strategy() != "adam-mini" || !partition.settings().contains("unmatched")) return lines;
+  for (const auto& name : partition.settings()["unmatched"]) {
+    lines.push_back(fmt::format("adam-mini: no name rule matched tensor '{}', so it shares one v over the whole tensor "
+                                "(rename it, or check it is not an attention or MLP weight)",
+                                name.get<std::string>()));
+  }
+  return lines;
+}
 
 const char* rule_name(AdamMiniRule rule) {
   switch (rule) {
@@ -135,14 +182,19 @@ AdamMiniRule adam_mini_rule(const std::string& name, std::size_t ndim, const Ada
 }
 
 Partition adam_mini(const std::vector<TensorInfo>& model, const AdamMiniOptions& options) {
+  const HeadConfig heads = complete_heads(model, options.heads, options.names);
   std::vector<TensorBlocks> tensors;
+  std::vector<std::string> unmatched;
   tensors.reserve(model.size());
   for (const TensorInfo& t : model) {
-    tensors.push_back(
-        blocks_for(t, adam_mini_rule(t.name, t.shape.size(), options.names), options.heads));
+    const AdamMiniRule rule = adam_mini_rule(t.name, t.shape.size(), options.names);
+    if (rule == AdamMiniRule::whole_tensor && t.shape.size() >= 2 && !contains_any(lower(t.name), options.names.positional)) {
+      unmatched.push_back(t.name);
+    }
+    tensors.push_back(blocks_for(t, rule, heads));
   }
   number_consecutively(tensors);
-  return Partition("adam-mini", settings_json(options), std::move(tensors));
+  return Partition("adam-mini", settings_json(options, heads, unmatched), std::move(tensors));
 }
 
 }  // namespace blockscope::partition

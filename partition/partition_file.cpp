@@ -1,7 +1,7 @@
 // Partition files (schema blockscope.partition/1):
 //   root attributes: schema, strategy, num_blocks, num_parameters, num_tensors
 //   /settings: one attribute per scalar setting, one string dataset per list
-//   /tensors/<i> (i = 0..num_tensors-1, in partition order):
+//   /tensors/<i> (i = 0..num_tensors-1 zero-padded to list in order, e.g. 07 of 12; unpadded names of older files are read too):
 //     attributes name, period (0 = explicit), first_block (consecutive ids only)
 //     datasets shape [ndim], boundaries [R+1] (period 0 only), block_ids [R]
 //     (explicit ids only)
@@ -61,8 +61,9 @@ nlohmann::json read_settings(const H5::Group& group) {
   return settings;
 }
 
-TensorBlocks read_tensor(const H5::H5File& file, std::int64_t index) {
-  std::string path = fmt::format("/tensors/{}", index);
+TensorBlocks read_tensor(const H5::H5File& file, std::int64_t index, std::int64_t count) {
+  if (!file.nameExists("/tensors")) throw std::runtime_error("group /tensors is missing");
+  const std::string path = "/tensors/" + io::find_indexed(file.openGroup("/tensors"), index, count);
   if (!file.nameExists(path)) throw std::runtime_error(fmt::format("group {} is missing", path));
   H5::Group group = file.openGroup(path);
   TensorBlocks t;
@@ -85,6 +86,10 @@ TensorBlocks read_tensor(const H5::H5File& file, std::int64_t index) {
 
 void Partition::save(const std::filesystem::path& path) const {
   io::AtomicH5Writer writer(path, kPartitionSchema);
+  writer.describe("/settings/*", "a list-valued setting of the strategy");
+  writer.describe("/tensors/*/shape", "the tensor's shape");
+  writer.describe("/tensors/*/boundaries", "range boundaries in the flattened tensor (explicit ranges: R + 1 values)");
+  writer.describe("/tensors/*/block_ids", "global block id of each range (blocks shared across tensors)");
   H5::Group root = writer.root();
   io::set_attribute(root, "strategy", strategy_);
   io::set_attribute(root, "num_blocks", num_blocks_);
@@ -94,7 +99,7 @@ void Partition::save(const std::filesystem::path& path) const {
   for (const auto& [key, value] : settings_.items()) write_setting(settings, key, value);
   for (std::size_t i = 0; i < tensors_.size(); ++i) {
     const TensorBlocks& t = tensors_[i];
-    H5::Group group = io::ensure_group(writer.file(), fmt::format("/tensors/{}", i));
+    H5::Group group = io::ensure_group(writer.file(), "/tensors/" + io::indexed_name(i, tensors_.size()));
     io::set_attribute(group, "name", t.tensor.name);
     io::write_array(group, "shape", t.tensor.shape.data(), {t.tensor.shape.size()});
     io::set_attribute(group, "period", t.period);
@@ -134,7 +139,7 @@ Partition Partition::load(const std::filesystem::path& path) {
     std::int64_t num_tensors = io::read_int_attribute(root, "num_tensors");
     if (num_tensors < 0) throw std::runtime_error(fmt::format("num_tensors is {}", num_tensors));
     std::vector<TensorBlocks> tensors;
-    for (std::int64_t i = 0; i < num_tensors; ++i) tensors.push_back(read_tensor(file, i));
+    for (std::int64_t i = 0; i < num_tensors; ++i) tensors.push_back(read_tensor(file, i, num_tensors));
     Partition partition(std::move(strategy), std::move(settings), std::move(tensors));
     std::int64_t num_blocks = io::read_int_attribute(root, "num_blocks");
     if (num_blocks != partition.num_blocks()) {

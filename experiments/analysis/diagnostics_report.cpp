@@ -73,6 +73,31 @@ void print_comparison(const std::vector<DiagnosedPartition>& all) {
 void write_diagnostics_file(const std::filesystem::path& path, const std::vector<DiagnosedPartition>& all,
                             const partition::DiagnosticsOptions& options, const hessian::Attributes& settings) {
   io::AtomicH5Writer writer(path, kDiagnosticsSchema);
+  writer.describe("/quantile_levels", "quantile levels of the log_quantiles columns");
+  writer.describe("/histogram_edges", "bin edges of ln(v_i / block mean) histograms");
+  writer.describe("/partitions/*/total_log_quantiles", "quantiles of ln(v_i / block mean) over all elements");
+  writer.describe("/partitions/*/histogram", "counts of ln(v_i / block mean) per bin of /histogram_edges");
+  writer.describe("/partitions/*/blocks/size", "elements in each block");
+  writer.describe("/partitions/*/blocks/zeros", "elements with v_i = 0 in each block");
+  writer.describe("/partitions/*/blocks/mean_v", "block mean of v = E[g^2]");
+  writer.describe("/partitions/*/blocks/cv", "coefficient of variation of v within each block");
+  writer.describe("/partitions/*/blocks/max_min_ratio", "largest over smallest positive v in each block");
+  writer.describe("/partitions/*/blocks/mean_abs_dev", "mean |v_i / block mean - 1| in each block");
+  writer.describe("/partitions/*/blocks/log_quantiles", "[block, quantile] quantiles of ln(v_i / block mean)");
+  writer.describe("/partitions/*/tensors/names", "tensor names");
+  writer.describe("/partitions/*/tensors/elements", "elements of each tensor");
+  writer.describe("/partitions/*/tensors/blocks", "blocks in each tensor");
+  writer.describe("/partitions/*/tensors/zeros", "elements with v_i = 0");
+  writer.describe("/partitions/*/tensors/mean_abs_dev", "mean |v_i / block mean - 1| over the tensor");
+  writer.describe("/partitions/*/tensors/median_cv", "median over the tensor's blocks of the CV of v");
+  writer.describe("/partitions/*/tensors/max_cv", "largest CV of v among the tensor's blocks");
+  writer.describe("/partitions/*/tensors/max_min_ratio", "largest max/min v ratio among the tensor's blocks");
+  writer.describe("/partitions/*/tensors/log_quantiles", "[tensor, quantile] quantiles of ln(v_i / block mean)");
+  writer.describe("/partitions/*/pair_check/thresholds", "coupling thresholds c");
+  writer.describe("/partitions/*/pair_check/pairs_above", "[block, c] element pairs with c_ij >= c");
+  writer.describe("/partitions/*/pair_check/fraction_within", "[block, c] fraction of those pairs with E[g^2] ratio in [c^2, 1/c^2]");
+  writer.describe("/partitions/*/pair_check/total_pairs_above", "[c] pairs with c_ij >= c over all blocks");
+  writer.describe("/partitions/*/pair_check/total_fraction_within", "[c] fraction of those within the ratio bound, over all blocks");
   H5::Group root = writer.root();
   hessian::write_attributes(root, settings);
   const hsize_t Q = options.quantile_levels.size();
@@ -84,7 +109,7 @@ void write_diagnostics_file(const std::filesystem::path& path, const std::vector
   for (std::size_t i = 0; i < all.size(); ++i) {
     const DiagnosedPartition& d = all[i];
     const partition::PartitionDiagnostics& p = d.diagnostics;
-    const std::string base = fmt::format("/partitions/{}", i);
+    const std::string base = "/partitions/" + io::indexed_name(i, all.size());
     H5::Group group = io::ensure_group(writer.file(), base);
     io::set_attribute(group, "file", d.file);
     io::set_attribute(group, "strategy", p.strategy);

@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
 #include <random>
 
 #include "data/loss.h"
@@ -53,19 +56,39 @@ std::vector<Block> partition_blocks(const partition::Partition& p, const hessian
   return blocks;
 }
 
-// Keeps a seeded sample of `count` blocks, in their original order.
+std::int64_t block_size(const Block& b) {
+  std::int64_t n = 0;
+  for (const auto& r : b.ranges) n += r.size();
+  return n;
+}
+
+// Keeps `count` blocks, in their original order, sampled by size stratum:
+// blocks are grouped by ⌊log2 size⌋, each group is shuffled (seeded), and
+// the groups take turns — largest sizes first — giving one block each until
+// `count` are chosen. A partition with thousands of one-element bias blocks
+// and a few large weight blocks thus yields both kinds.
 std::vector<Block> sample_blocks(std::vector<Block> blocks, std::int64_t count, std::uint64_t seed) {
   if (count <= 0 || count >= static_cast<std::int64_t>(blocks.size())) return blocks;
-  std::vector<std::size_t> index(blocks.size());
-  for (std::size_t i = 0; i < index.size(); ++i) index[i] = i;
-  std::mt19937_64 rng(hessian::derive_seed(seed, 0x626c6f636b73));  // "blocks"
-  for (std::size_t i = 0; i < static_cast<std::size_t>(count); ++i) {
-    std::size_t j = i + rng() % (index.size() - i);  // Fisher–Yates, portable
-    std::swap(index[i], index[j]);
+  std::map<int, std::vector<std::size_t>, std::greater<int>> strata;
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    strata[static_cast<int>(std::floor(std::log2(double(std::max<std::int64_t>(1, block_size(blocks[i]))))))].push_back(i);
   }
-  std::sort(index.begin(), index.begin() + count);
+  std::mt19937_64 rng(hessian::derive_seed(seed, 0x626c6f636b73));  // "blocks"
+  for (auto& [level, members] : strata) {
+    for (std::size_t i = 0; i + 1 < members.size(); ++i) {
+      std::size_t j = i + rng() % (members.size() - i);  // Fisher–Yates, portable
+      std::swap(members[i], members[j]);
+    }
+  }
+  std::vector<std::size_t> chosen;
+  for (std::size_t round = 0; static_cast<std::int64_t>(chosen.size()) < count; ++round) {
+    for (auto& [level, members] : strata) {
+      if (round < members.size() && static_cast<std::int64_t>(chosen.size()) < count) chosen.push_back(members[round]);
+    }
+  }
+  std::sort(chosen.begin(), chosen.end());
   std::vector<Block> kept;
-  for (std::int64_t i = 0; i < count; ++i) kept.push_back(std::move(blocks[index[i]]));
+  for (std::size_t i : chosen) kept.push_back(std::move(blocks[i]));
   return kept;
 }
 
@@ -87,7 +110,9 @@ void add_hessian_options(CLI::App& cmd, HessianInputs& in) {
   cmd.add_option("--graph-memory-gib", in.graph_memory_gib,
                  "reuse first-order graphs across HVPs while they fit in this much memory")->capture_default_str();
   cmd.add_option("--blocks", in.blocks_file, "partition file (blockscope.partition/1) defining the blocks; default per tensor");
-  cmd.add_option("--max-blocks", in.max_blocks, "analyse a seeded sample of this many blocks (0 = all)")->capture_default_str();
+  cmd.add_option("--max-blocks", in.max_blocks,
+                 "analyse a seeded sample of this many blocks, stratified by size so large and small blocks both "
+                 "appear (0 = all)")->capture_default_str();
 }
 
 HessianSession open_hessian_session(const HessianInputs& in) {
@@ -129,6 +154,9 @@ HessianSession open_hessian_session(const HessianInputs& in) {
       {"graph_reused", s.hessian->graph_reused()},
       {"block_source", s.block_source},
       {"max_blocks", in.max_blocks},
+      {"block_sampling", in.max_blocks > 0 ? std::string("by size stratum: groups of equal floor(log2 size) take turns, "
+                                                          "largest first, one seeded-random block each")
+                                             : std::string("none")},
       {"parameters", s.model->num_parameters()},
       {"intra_op_threads", static_cast<std::int64_t>(at::get_num_threads())},
   };

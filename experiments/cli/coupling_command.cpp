@@ -46,6 +46,12 @@ void run_coupling(CouplingCliOptions o) {
   bar.finish();
 
   io::AtomicH5Writer writer(o.out, "blockscope.coupling/1");
+  writer.describe("/blocks/names", "block names");
+  writer.describe("/blocks/sizes", "elements in each block");
+  writer.describe("/coupling/frobenius", "[block, block] estimated Frobenius norm ||H_ab||_F of each Hessian block pair");
+  writer.describe("/coupling/squared", "[block, block] Hutchinson estimate of ||H_ab||_F^2");
+  writer.describe("/coupling/squared_stderr", "[block, block] standard error of the ||H_ab||_F^2 estimate over probes");
+  writer.describe("/coupling/ratio", "[block, block] r_ab = ||H_ab||_F / sqrt(||H_aa||_F ||H_bb||_F); not bounded by 1");
   H5::Group root = writer.root();
   hessian::write_attributes(root, session.settings);
   io::set_attribute(root, "probes", std::int64_t(o.probes));

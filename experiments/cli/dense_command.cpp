@@ -71,6 +71,16 @@ void run_dense(DenseOptions o) {
   }
 
   io::AtomicH5Writer writer(o.out, "blockscope.dense/1");
+  writer.describe("/eigenvalues/*", "eigenvalues of one block's exact Hessian, ascending (group members in block order)");
+  writer.describe("/hessian", "[n, n] the exact symmetrised Hessian (float64)");
+  writer.describe("/full_eigenvalues", "eigenvalues of the whole Hessian, ascending");
+  writer.describe("/blocks/names", "block names");
+  writer.describe("/blocks/sizes", "elements in each block");
+  writer.describe("/pair_check/thresholds", "coupling thresholds c of the element-pair check");
+  writer.describe("/pair_check/pairs_above", "[block, c] element pairs with c_ij = |H_ij|/max(H_ii, H_jj) >= c");
+  writer.describe("/pair_check/fraction_within", "[block, c] fraction of those pairs whose E[g^2] ratio lies in [c^2, 1/c^2]");
+  writer.describe("/pair_check/rank_correlation", "Spearman correlation of diag(H) and E[g^2] within each block");
+  writer.describe("/pair_check/pairs", "element pairs in each block");
   H5::Group root = writer.root();
   hessian::write_attributes(root, session.settings);
   io::set_attribute(root, "asymmetry", dense.asymmetry);
@@ -87,7 +97,7 @@ void run_dense(DenseOptions o) {
     const auto& block = session.blocks[b];
     Eigen::MatrixXd h = block_submatrix(dense.matrix, block.ranges);
     Eigen::VectorXd eig = hessian::symmetric_eigenvalues(h);
-    io::write_array(eigen_group, std::to_string(b), eig.data(), {hsize_t(eig.size())});
+    io::write_array(eigen_group, io::indexed_name(b, B), eig.data(), {hsize_t(eig.size())});
     hessian::PairCheckResult check = hessian::check_gradient_ratio_pairs(h, block_entries(g2, block.ranges), o.thresholds);
     names.push_back(block.name);
     sizes.push_back(h.rows());

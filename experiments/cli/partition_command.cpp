@@ -163,15 +163,12 @@ void run_partition(const PartitionOptions& o) {
     const auto& a = model->attention().front();
     heads = {a.n_head, a.n_kv_head, a.head_dim};
   }
-  if (o.n_heads > 0) heads.n_head = o.n_heads;
-  if (o.n_kv_heads > 0) heads.n_kv_head = o.n_kv_heads;
-  if (o.head_dim > 0) heads.head_dim = o.head_dim;
-  if (heads.n_kv_head == 0) heads.n_kv_head = heads.n_head;
-  inputs.adam_mini.heads = heads;
+  inputs.adam_mini.heads = partition::override_heads(heads, {o.n_heads, o.n_kv_heads, o.head_dim});
   inputs.gefen.rule = partition::parse_gefen_rule(o.gefen_rule);
   for (const auto& g : grads) inputs.gradients.push_back({g.data(), static_cast<std::int64_t>(g.size())});
 
   partition::Partition p = make_registry(o, o.gradients.empty() ? nullptr : &file).make(o.strategy, inputs);
+  for (const std::string& line : partition::unmatched_tensor_warnings(p)) fmt::print(stderr, "warning: {}\n", line);
   p.save(o.out);
   if (!o.json.empty()) {
     std::ofstream(o.json) << p.summary().dump(2) << "\n";
@@ -197,9 +194,10 @@ void register_partition(CLI::App& app) {
   cmd->add_option("--params", o->params, "trained parameters to start from (blockscope.params/1 or a checkpoint)");
   cmd->add_option("--batch-size", o->batch_size, "examples in the first-step batch")->capture_default_str()->check(kPositive);
   cmd->add_option("--seed", o->seed, "seed for model initialisation and data")->capture_default_str();
-  cmd->add_option("--n-heads", o->n_heads, "attention heads (adam-mini; default from a zoo transformer)");
-  cmd->add_option("--n-kv-heads", o->n_kv_heads, "key/value heads under grouped-query attention");
-  cmd->add_option("--head-dim", o->head_dim, "width of one head");
+  cmd->add_option("--n-heads", o->n_heads, "attention heads (adam-mini; default from a zoo transformer)")->check(kPositive);
+  cmd->add_option("--n-kv-heads", o->n_kv_heads, "key/value heads under grouped-query attention (default n-heads)")
+      ->check(kPositive);
+  cmd->add_option("--head-dim", o->head_dim, "width of one head (default: q rows / n-heads)")->check(kPositive);
   cmd->add_option("--gefen-rule", o->gefen_rule, "period rule: v1.2.3 or v1.1.1")->capture_default_str();
   cmd->add_option("--statistic", o->statistic, "hessian: per-element statistic, curvature or squared-gradient")
       ->capture_default_str()->check(CLI::IsMember({"curvature", "squared-gradient"}));

@@ -22,6 +22,7 @@ struct ReportOptions {
 
 struct FileSummary {
   std::string model;
+  std::string settings;  // σ, m and n_v: JS values are comparable only when these agree
   std::int64_t parameters = 0, blocks = 0, matrix_blocks = 0;
   std::string sigma;
   double mean_js = NAN, matrix_js = NAN, matrix_js_se = NAN;
@@ -40,6 +41,8 @@ FileSummary summarise(const std::string& path) {
   s.parameters = io::read_int_attribute(root, "parameters");
   s.sigma = fmt::format("{:g} {}", io::read_double_attribute(root, "sigma"), io::read_string_attribute(root, "sigma_mode"));
   s.mean_js = io::read_double_attribute(root, "mean_js");
+  s.settings = fmt::format("σ = {}, m = {}, n_v = {}", s.sigma, io::read_int_attribute(root, "lanczos_steps"),
+                           io::read_int_attribute(root, "probes"));
   H5::Group blocks = file.openGroup("/blocks");
   std::vector<std::int64_t> ndim = io::read_int64s(blocks, "ndim");
   s.blocks = static_cast<std::int64_t>(ndim.size());
@@ -74,12 +77,23 @@ void run_report(const ReportOptions& o) {
   if (!o.plots.empty()) io::check_output_directory(o.plots);
   std::vector<FileSummary> rows;
   for (const auto& f : o.files) rows.push_back(summarise(f));
+  for (const auto& r : rows) {
+    if (r.settings != rows.front().settings) {
+      fmt::print(stderr, "warning: the files were made with different settings ({}: {}; {}: {}); JS distances depend "
+                 "on them, so the ranking below compares unlike measurements — rerun with equal --sigma, "
+                 "--lanczos-steps and --probes\n",
+                 o.files.front(), rows.front().settings, o.files[&r - rows.data()], r.settings);
+      break;
+    }
+  }
+  std::size_t width = 5;
+  for (const auto& r : rows) width = std::max(width, r.model.size());
   fmt::print("Hessian block heterogeneity (bounded JS distance between block spectra, log2, in [0, 1])\n\n");
-  fmt::print("{:<10} {:>9} {:>7} {:>15} {:>9} {:>16} {:>14}\n", "model", "params", "blocks", "σ", "mean JS",
+  fmt::print("{:<{}} {:>9} {:>7} {:>15} {:>9} {:>20} {:>14}\n", "model", width, "params", "blocks", "σ", "mean JS",
              "weight-block JS", "λ_max spread");
   for (const auto& r : rows) {
-    fmt::print("{:<10} {:>9} {:>7} {:>15} {:>9.4f} {:>16} {:>14}\n", r.model.substr(0, 10), r.parameters, r.blocks,
-               r.sigma, r.mean_js, fmt::format("{:.4f} ({} blocks)", r.matrix_js, r.matrix_blocks),
+    fmt::print("{:<{}} {:>9} {:>7} {:>15} {:>9.4f} {:>20} {:>14}\n", r.model, width, r.parameters, r.blocks, r.sigma,
+               r.mean_js, fmt::format("{:.4f} ({} blocks)", r.matrix_js, r.matrix_blocks),
                std::isfinite(r.lambda_decades) ? fmt::format("{:.1f} decades", r.lambda_decades) : "-");
   }
   std::vector<std::size_t> order(rows.size());

@@ -6,6 +6,7 @@
 
 #include "experiments/cli/commands.h"
 #include "experiments/cli/progress_bar.h"
+#include "experiments/cli/validators.h"
 #include "experiments/training/training_loop.h"
 #include "optimizers/spec.h"
 
@@ -14,10 +15,13 @@ namespace {
 
 void run_train(const training::TrainOptions& o) {
   std::unique_ptr<ProgressBar> bar;
-  training::TrainSummary s = training::train(o, [&](std::int64_t done, std::int64_t total) {
-    if (!bar) bar = std::make_unique<ProgressBar>("train", "steps");
-    bar->update(done, total);
-  });
+  training::TrainSummary s = training::train(
+      o,
+      [&](std::int64_t done, std::int64_t total) {
+        if (!bar) bar = std::make_unique<ProgressBar>("train", "steps");
+        bar->update(done, total);
+      },
+      [](const std::string& line) { fmt::print(stderr, "warning: {}\n", line); });
   if (bar) bar->finish();
   fmt::print("model: {}\noptimizer: {} (partition {})\n", s.model_description, s.optimizer_spec, s.partition_strategy);
   fmt::print("steps {}..{}: final loss {:.6g} in {:.1f} s; optimizer state {} bytes ({:.4f} bytes/param); "
@@ -43,6 +47,11 @@ void register_train(CLI::App& app) {
   cmd->add_option("--partition", o->partition,
                   "partition strategy (per-element, per-tensor, whole-model, adam-mini, gefen) or partition file; "
                   "default: gefen for codebook m, adam-mini for shared v, else per-element");
+  cmd->add_option("--n-heads", o->n_heads, "attention heads for adam-mini's per-head rule (default from a zoo transformer)")
+      ->check(kPositive);
+  cmd->add_option("--n-kv-heads", o->n_kv_heads, "key/value heads under grouped-query attention (default n-heads)")
+      ->check(kPositive);
+  cmd->add_option("--head-dim", o->head_dim, "width of one head (default: q rows / n-heads)")->check(kPositive);
   cmd->add_option("--steps", o->steps, "optimizer steps")->capture_default_str();
   cmd->add_option("--lr", o->lr, "peak learning rate")->capture_default_str();
   cmd->add_option("--weight-decay", o->weight_decay, "decoupled weight decay (p *= 1 - lr*wd)")->capture_default_str();

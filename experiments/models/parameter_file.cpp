@@ -95,6 +95,8 @@ void load_checked(const std::filesystem::path& path, Model& model) {
 
 void write_parameter_file(const std::filesystem::path& path, const Model& model) {
   io::AtomicH5Writer w(path, kParamsSchema);
+  w.describe("/buffers/*", "a model buffer (BatchNorm statistics, counters, masks)");
+  w.describe("/*", "a trained parameter, named by its qualified name");
   H5::Group root = w.root();
   io::set_attribute(root, "model", model.description());
   io::set_attribute(root, "parameters", model.num_parameters());

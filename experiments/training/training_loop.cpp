@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 #include <stdexcept>
+#include <variant>
 
 #include "data/dataset.h"
 #include "data/loss.h"
@@ -130,10 +131,12 @@ partition::Partition make_partition(const TrainOptions& o, const std::string& ch
   partition::StrategyRegistry registry;
   partition::StrategyInputs in;
   in.model = infos;
+  partition::HeadConfig heads;
   if (!model.attention().empty()) {
     const models::AttentionLayout& a = model.attention().front();
-    in.adam_mini.heads = {a.n_head, a.n_kv_head, a.head_dim};
+    heads = {a.n_head, a.n_kv_head, a.head_dim};
   }
+  in.adam_mini.heads = partition::override_heads(heads, {o.n_heads, o.n_kv_heads, o.head_dim});
   std::vector<std::vector<float>> grads;
   if (choice == "gefen") {
     const data::Batch& batch = batches.at(0);
@@ -149,21 +152,40 @@ partition::Partition make_partition(const TrainOptions& o, const std::string& ch
 }
 
 // Settings that fix the trajectory; a resume must match them all.
+// Numbers are stored as numbers; checkpoints written before that stored
+// every value as its text, which still compares.
 struct Fixed {
   std::string key;
-  std::string value;
+  std::variant<std::string, std::int64_t, double> value;
+
+  std::string text() const {
+    return std::visit([](const auto& v) { return fmt::format("{}", v); }, value);
+  }
+  void write(H5::Group& g) const {
+    std::visit([&](const auto& v) { io::set_attribute(g, key, v); }, value);
+  }
+  // The stored value as text, or "(missing)".
+  std::string stored_text(const H5::Group& g) const {
+    if (!io::has_attribute(g, key)) return "(missing)";
+    switch (g.openAttribute(key).getTypeClass()) {
+      case H5T_STRING: return io::read_string_attribute(g, key);
+      case H5T_INTEGER: return fmt::format("{}", io::read_int_attribute(g, key));
+      case H5T_FLOAT: return fmt::format("{}", io::read_double_attribute(g, key));
+      default: return "(not a number or string)";
+    }
+  }
 };
 
 std::vector<Fixed> fixed_settings(const TrainOptions& o, const models::Model& model, const data::Dataset& d) {
   std::vector<Fixed> f = {{"model", model.description()},
                           {"data", d.description},
-                          {"batch_size", std::to_string(o.batch_size)},
-                          {"shuffle", o.shuffle ? "true" : "false"},
-                          {"seed", std::to_string(o.seed)},
+                          {"batch_size", o.batch_size},
+                          {"shuffle", std::string(o.shuffle ? "true" : "false")},
+                          {"seed", static_cast<std::int64_t>(o.seed)},
                           {"schedule", o.schedule},
-                          {"lr", fmt::format("{}", o.lr)},
-                          {"warmup", std::to_string(o.warmup)}};
-  if (o.schedule == "cosine") f.push_back({"steps", std::to_string(o.steps)});
+                          {"lr", o.lr},
+                          {"warmup", o.warmup}};
+  if (o.schedule == "cosine") f.push_back({"steps", o.steps});
   return f;
 }
 
@@ -196,7 +218,7 @@ void save(const TrainOptions& o, const BlockOptimizer& opt, const models::Model&
           const History& h) {
   optimizers::save_checkpoint(o.checkpoint, opt, model_buffers(model), [&](H5::H5File& file) {
     H5::Group g = io::ensure_group(file, "/training");
-    for (const Fixed& f : fixed) io::set_attribute(g, f.key, f.value);
+    for (const Fixed& f : fixed) f.write(g);
     io::set_attribute(g, "completed_steps", static_cast<std::int64_t>(h.loss.size()));
     write_history(g, h);
   });
@@ -205,6 +227,10 @@ void save(const TrainOptions& o, const BlockOptimizer& opt, const models::Model&
 void write_run(const TrainOptions& o, const BlockOptimizer& opt, const models::Model& model, const data::Dataset& d,
                const History& h, std::int64_t first_step, const std::string& partition_name) {
   io::AtomicH5Writer w(o.out, "blockscope.run/1");
+  w.describe("/loss", "training loss of each step (mean over the batch)");
+  w.describe("/lr", "learning rate of each step");
+  w.describe("/step_time", "seconds each step took");
+  w.describe("/skipped", "tensor-steps skipped for non-finite gradients so far, per step");
   H5::Group root = w.root();
   const auto [beta1, beta2] = static_cast<const optimizers::BlockOptimizerOptions&>(opt.defaults()).betas();
   io::set_attribute(root, "model", model.description());
@@ -253,7 +279,8 @@ double scheduled_lr(const std::string& schedule, double lr, std::int64_t warmup,
   return lr * 0.5 * (1.0 + std::cos(M_PI * progress));
 }
 
-TrainSummary train(const TrainOptions& o, const std::function<void(std::int64_t, std::int64_t)>& progress) {
+TrainSummary train(const TrainOptions& o, const std::function<void(std::int64_t, std::int64_t)>& progress,
+                   const std::function<void(const std::string&)>& notice) {
   check_options(o);
   const auto [beta1, beta2] = parse_betas(o.betas);
   const optimizers::OptimizerSpec spec = optimizers::parse_optimizer_spec(o.optimizer);
@@ -265,6 +292,9 @@ TrainSummary train(const TrainOptions& o, const std::function<void(std::int64_t,
   models::check_data_fits(*model, dataset);
   BatchSchedule batches(dataset, o);
   partition::Partition partition = make_partition(o, partition_choice, *model, batches);
+  if (notice) {
+    for (const std::string& line : partition::unmatched_tensor_warnings(partition)) notice(line);
+  }
 
   std::vector<optimizers::NamedTensor> params;
   for (const auto& p : model->parameters()) params.push_back({p.name, p.tensor});
@@ -279,11 +309,11 @@ TrainSummary train(const TrainOptions& o, const std::function<void(std::int64_t,
       if (!file.nameExists("/training")) throw std::runtime_error("holds no training state (/training)");
       H5::Group g = file.openGroup("/training");
       for (const Fixed& f : fixed) {
-        const std::string stored = io::has_attribute(g, f.key) ? io::read_string_attribute(g, f.key) : "(missing)";
-        if (stored != f.value) {
+        const std::string stored = f.stored_text(g);
+        if (stored != f.text()) {
           throw std::runtime_error(fmt::format("was written with {} = {}, this run has {} (a resume must repeat the "
                                                "settings that fix the trajectory)",
-                                               f.key, stored, f.value));
+                                               f.key, stored, f.text()));
         }
       }
       history = read_history(g);

@@ -52,6 +52,7 @@ struct TrainOptions {
   std::int64_t checkpoint_every = 0;
   std::string resume;
   std::string save_params;
+  std::int64_t n_heads = 0, n_kv_heads = 0, head_dim = 0;  // adam-mini heads over the zoo's (0 = not given)
 };
 
 struct TrainSummary {
@@ -67,10 +68,11 @@ struct TrainSummary {
   std::string partition_strategy;
 };
 
-// progress(done, total) after every step. Throws std::runtime_error /
-// std::invalid_argument with one line on bad input.
-TrainSummary train(const TrainOptions& options,
-                   const std::function<void(std::int64_t, std::int64_t)>& progress = {});
+// progress(done, total) after every step; notice(line) for warnings found
+// before the first step (an adam-mini partition's unmatched tensors).
+// Throws std::runtime_error / std::invalid_argument with one line on bad input.
+TrainSummary train(const TrainOptions& options, const std::function<void(std::int64_t, std::int64_t)>& progress = {},
+                   const std::function<void(const std::string&)>& notice = {});
 
 // The learning rate of step s (see above); schedule "constant" or "cosine".
 double scheduled_lr(const std::string& schedule, double lr, std::int64_t warmup, std::int64_t steps, std::int64_t s);

@@ -33,8 +33,10 @@ def check_partition_file(path, strategy, names_numels):
         assert n == len(names_numels) == len(f["tensors"])
         ids = set()
         total = 0
-        for i in range(n):
-            g = f[f"tensors/{i}"]
+        keys = list(f["tensors"])
+        assert keys == sorted(keys, key=int), "tensor groups list in order (zero-padded names)"
+        for key in keys:
+            g = f["tensors"][key]
             name = g.attrs["name"]
             numel = int(np.prod(g["shape"][()])) if g["shape"].shape[0] else 1
             assert names_numels[name] == numel
@@ -125,7 +127,8 @@ def gradient_dump(path, names_shapes, k=3, seed=0):
 def mlp_shapes(blockscope, tmp_path):
     p = make_partition(blockscope, tmp_path, "per-element", name="shapes")
     with h5py.File(p, "r") as f:
-        return {f[f"tensors/{i}"].attrs["name"]: tuple(f[f"tensors/{i}/shape"][()]) for i in range(len(f["tensors"]))}
+        groups = [f["tensors"][k] for k in sorted(f["tensors"], key=int)]
+        return {g.attrs["name"]: tuple(g["shape"][()]) for g in groups}
 
 
 def test_diagnose_gradient_dump_matches_numpy(blockscope, tmp_path):
