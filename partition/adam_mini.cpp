@@ -35,7 +35,8 @@ void check_heads(const HeadConfig& heads, const TensorInfo& t) {
 // Fills in head_dim (or n_head) from the largest q/k tensor — a query has at
 // least as many rows as a grouped key — or from a fused qkv tensor.
 HeadConfig complete_heads(const std::vector<TensorInfo>& model, HeadConfig heads, const AdamMiniNames& names) {
-  if (heads.n_kv_head <= 0) heads.n_kv_head = heads.n_head;
+  const bool kv_given = heads.n_kv_head > 0;
+  if (!kv_given) heads.n_kv_head = heads.n_head;
   if ((heads.n_head > 0) == (heads.head_dim > 0)) return heads;  // both given, or nothing to derive from
   std::int64_t q_rows = 0, fused_rows = 0;
   for (const TensorInfo& t : model) {
@@ -49,10 +50,10 @@ HeadConfig complete_heads(const std::vector<TensorInfo>& model, HeadConfig heads
     else if (fused_rows > 0 && fused_rows % ratio == 0) heads.head_dim = fused_rows / ratio;
   } else if (q_rows > 0 && q_rows % heads.head_dim == 0) {
     heads.n_head = q_rows / heads.head_dim;
-    heads.n_kv_head = heads.n_head;
+    if (!kv_given) heads.n_kv_head = heads.n_head;
   } else if (fused_rows > 0 && fused_rows % (3 * heads.head_dim) == 0) {
     heads.n_head = fused_rows / (3 * heads.head_dim);
-    heads.n_kv_head = heads.n_head;
+    if (!kv_given) heads.n_kv_head = heads.n_head;
   }
   return heads;
 }

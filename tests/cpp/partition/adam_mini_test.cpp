@@ -164,17 +164,46 @@ TEST(AdamMini, PerRowOnConvWeightsCutsOutputChannels) {
   EXPECT_EQ(p.tensors()[0].period, 27);
 }
 
+// A user who knows only the head count: head_dim = q rows / n_head (64 / 4),
+// the same partition as the full geometry; likewise n_head from head_dim.
+TEST(AdamMini, DerivesTheMissingHeadDimensionFromTheQueryRows) {
+  const Partition full = adam_mini(gpt_model(), {AdamMiniNames{}, HeadConfig{4, 2, 16}});
+  const Partition from_heads = adam_mini(gpt_model(), {AdamMiniNames{}, HeadConfig{4, 2, 0}});
+  const Partition from_dim = adam_mini(gpt_model(), {AdamMiniNames{}, HeadConfig{0, 2, 16}});
+  EXPECT_TRUE(from_heads == full);
+  EXPECT_EQ(from_heads.settings()["head_dim"], 16);
+  EXPECT_TRUE(from_dim == full);
+  EXPECT_EQ(from_dim.settings()["n_head"], 4);
+}
+
+// torch.nn.MultiheadAttention names: in_proj_weight is a fused qkv [3E, E],
+// out_proj.weight the attention output; a weight no rule knows is reported.
+TEST(AdamMini, MultiheadAttentionNamesAndUnmatchedWeights) {
+  const std::vector<TensorInfo> model = {{"attn.in_proj_weight", {96, 32}},
+                                         {"attn.in_proj_bias", {96}},
+                                         {"attn.out_proj.weight", {32, 32}},
+                                         {"wpe", {16, 32}},
+                                         {"gate.scores", {8, 32}}};
+  const Partition p = adam_mini(model, {AdamMiniNames{}, HeadConfig{4, 0, 0}});
+  EXPECT_EQ(p.tensors()[0].num_ranges(), 4 + 4 + 32);  // q per head, k per head, v per row (head_dim 96 / 12 = 8)
+  EXPECT_EQ(p.tensors()[1].num_ranges(), 96);          // bias: per element
+  EXPECT_EQ(p.tensors()[2].num_ranges(), 32);          // attention output: per row
+  EXPECT_EQ(p.settings()["unmatched"], nlohmann::json::array({"gate.scores"}));  // wpe is positional, by design whole
+  const std::vector<std::string> warnings = unmatched_tensor_warnings(p);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("'gate.scores'"), std::string::npos);
+}
+
 TEST(AdamMini, HeadConfigErrorsNameTheTensor) {
   std::vector<TensorInfo> model = gpt_model();
   try {
     adam_mini(model, {});
     FAIL() << "expected a missing head config to throw";
   } catch (const std::runtime_error& e) {
-    EXPECT_STREQ(
-        e.what(),
-        "adam-mini: tensor 'layers.0.attn.q_proj.weight' needs the attention heads but got "
-        "n_head=0, n_kv_head=0, head_dim=0; give positive values with n_head a multiple of "
-        "n_kv_head");
+    EXPECT_STREQ(e.what(),
+                 "adam-mini: tensor 'layers.0.attn.q_proj.weight' [64, 64] is split per attention head, but the "
+                 "heads are not known (n_head=0, n_kv_head=0, head_dim=0): give --n-heads (and --head-dim unless it "
+                 "divides the rows; --n-kv-heads under grouped-query attention)");
   }
   try {
     adam_mini(model, {AdamMiniNames{}, HeadConfig{4, 2, 8}});
