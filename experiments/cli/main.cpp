@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? 0 : 1;  // --help and --version exit 0; every error exits 1
   } catch (const std::bad_alloc&) {
     fmt::print(stderr, "blockscope: error: out of memory (use a smaller model, batch or --batches)\n");
     return 1;
