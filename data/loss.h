@@ -1,4 +1,4 @@
-// The training/analysis loss, chosen by the targets' dtype (design.md):
+// The training/analysis loss, chosen by the targets' dtype (docs/design.md):
 // integer targets → cross-entropy (outputs [N, C] with targets [N], or
 // per position: outputs [N, T, C] with targets [N, T]); float targets →
 // mean squared error against outputs of the same shape. Reduction: mean.

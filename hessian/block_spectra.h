@@ -1,5 +1,5 @@
 // Per-block spectra of a set of block operators — the computation behind
-// `blockscope spectrum` (../shared/algorithms.md §2–3):
+// `blockscope spectrum` (docs/algorithms.md §2–3):
 //   per block b (seed_b = derive_seed(seed, b), independent of threads):
 //     SLQ nodes/weights over n_v probes, Hutchinson trace ± stderr,
 //     top-k eigenvalues (+ the most negative) with status and counts;

@@ -1,4 +1,4 @@
-// Block coupling ("Hessian alignment", ../shared/algorithms.md §4): Frobenius
+// Block coupling ("Hessian alignment", docs/algorithms.md §4): Frobenius
 // norms of the Hessian blocks H_ab of a full operator, estimated matrix-free.
 //
 //   probe l of block b: x = Rademacher on b's indices, 0 elsewhere

@@ -37,7 +37,7 @@ LossHessian::LossHessian(models::Model& model, std::vector<data::Batch> batches,
     throw std::runtime_error("the model has no trainable parameters: nothing to analyse");
   }
   // The TorchScript profiling executor makes double backward ~1.7× slower
-  // (algorithms.md §1): run HVP work on the plain graph executor.
+  // (docs/algorithms.md §1): run HVP work on the plain graph executor.
   torch::jit::setGraphExecutorOptimize(false);
   model_.set_training(false);
   std::int64_t offset = 0;

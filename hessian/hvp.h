@@ -1,5 +1,5 @@
 // Hessian-vector products of the MEAN loss over a fixed list of batches
-// (../shared/algorithms.md §1), and block operators over them.
+// (docs/algorithms.md §1), and block operators over them.
 //
 //   L(θ) = Σ_b (n_b / N) · L_b(θ),  L_b = mean loss of batch b (per position
 //   for sequences), n_b = examples in batch b, N = Σ n_b.

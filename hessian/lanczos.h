@@ -1,5 +1,5 @@
 // Lanczos tridiagonalisation with Gauss quadrature nodes and weights, one
-// probe — the inner loop of SLQ (../shared/algorithms.md §2, steps 1–5; the
+// probe — the inner loop of SLQ (docs/algorithms.md §2, steps 1–5; the
 // recurrence of PyHessian / hessian-spectrum, float64 throughout).
 //
 //   v_1 = z/√n, z = rademacher(n, derive_seed(seed, probe))   (hessian/random.h)
@@ -24,7 +24,7 @@
 
 namespace blockscope::hessian {
 
-// Relative breakdown threshold on β_j (algorithms.md §2 step 4).
+// Relative breakdown threshold on β_j (docs/algorithms.md §2 step 4).
 inline constexpr double kLanczosBreakdownTolerance = 1e-10;
 
 struct LanczosOptions {

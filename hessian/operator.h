@@ -1,7 +1,7 @@
 // Matrix-free symmetric operators: the one concept every Hessian routine
 // (Lanczos, SLQ, top-k, dense, coupling) consumes.
 //
-// Shaped like Spectra's DenseSymMatProd (style.md 4): `Scalar`, rows(),
+// Shaped like Spectra's DenseSymMatProd (docs/style.md 4): `Scalar`, rows(),
 // cols(), perform_op(const double* x, double* y) const, so an operator can be
 // handed to a Spectra solver by reference. perform_op is non-virtual: it
 // counts the application (thread-safe) and calls the protected virtual

@@ -1,5 +1,5 @@
 // Element-pair check of Gefen's sharing claim on a dense Hessian block
-// (../shared/algorithms.md §4): with H ≈ E[g gᵀ], a pair whose mixed entry is
+// (docs/algorithms.md §4): with H ≈ E[g gᵀ], a pair whose mixed entry is
 // large, c_ij = |H_ij| / max(H_ii, H_jj) ≥ c, should have squared gradients
 // within a factor: E[g_i²]/E[g_j²] ∈ [c², 1/c²].
 //

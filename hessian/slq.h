@@ -1,5 +1,5 @@
 // Stochastic Lanczos quadrature (SLQ): spectral density, nodes/weights and a
-// Hutchinson trace of one block operator (../shared/algorithms.md §2; the
+// Hutchinson trace of one block operator (docs/algorithms.md §2; the
 // estimator of Ghorbani et al. 2019 / PyHessian / hessian-spectrum).
 //
 //   probe l = 0..n_v−1: lanczos(op, {m, reorth, seed, probe = l})
@@ -65,7 +65,7 @@ struct Smoothing {
 };
 
 struct GridSettings {
-  Eigen::Index min_points = 4000;       // ≥ 4000 (algorithms.md §2)
+  Eigen::Index min_points = 4000;       // ≥ 4000 (docs/algorithms.md §2)
   double padding_sigmas = 5.0;          // ≥ 3: grid = [λ_min − pad·σ, λ_max + pad·σ]
   Eigen::Index max_points = 4'000'000;  // refuse grids larger than this
 };

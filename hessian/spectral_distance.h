@@ -1,5 +1,5 @@
 // Distances between spectral densities on one common uniform grid
-// (../shared/algorithms.md §3).
+// (docs/algorithms.md §3).
 //
 // Jensen–Shannon distance (bounded form, log base 2, in [0, 1]):
 //   p_i = φ(t_i)Δt / Σ_j φ(t_j)Δt, q likewise, m = (p + q)/2

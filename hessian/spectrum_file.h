@@ -1,4 +1,4 @@
-// The spectrum result file (schema blockscope.spectrum/1, design.md
+// The spectrum result file (schema blockscope.spectrum/1, docs/design.md
 // "Spectrum file"), written atomically:
 //   /blocks/names [B], /blocks/sizes [B], /blocks/ndim [B] (of the tensor
 //   holding the block: 1 = biases/norms, ≥ 2 = weight matrices/kernels)

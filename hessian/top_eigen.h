@@ -5,7 +5,7 @@
 // on the operator by reference — LargestAlge with nev = k, then SmallestAlge
 // with nev = 1 on A − λ_max I (shifted back; see top_eigen.cpp); ncv = min(n, max(2k + 1, 20)); Spectra's own random start
 // (fixed seed, deterministic). Top 5 took ≈ 21 applications at tol 1e-8 in
-// the reference measurement (../shared/algorithms.md §2).
+// the reference measurement (docs/algorithms.md §2).
 // Spectra stalls when the spectrum has fewer distinct values than its
 // Krylov space needs (a large null space: unused embedding rows, a low-rank
 // last layer); then Lanczos with full re-orthogonalisation from a Rademacher

@@ -1,6 +1,6 @@
 // HDF5 helpers for blockscope result and input files.
 //
-// Contract (../shared/design.md, "Results"): every result file has a root
+// Contract (docs/design.md, "Results"): every result file has a root
 // attribute `schema` = "blockscope.<kind>/<version>", every setting stored as
 // an attribute, and is written atomically: the data goes to a temporary file
 // beside the target, which commit() renames onto it. A writer destroyed

@@ -3,7 +3,7 @@
 // style AdamW and any other OptimizerSpec, over a model's named fp32
 // parameters and a Partition of them.
 //
-// Boundary checks (style.md 6), once, at construction: every parameter fp32,
+// Boundary checks (docs/style.md 6), once, at construction: every parameter fp32,
 // contiguous, on one device, named uniquely; the partition holds exactly these
 // names and shapes. Per step: gradients (any float dtype, converted to fp32)
 // are checked for finiteness per tensor; policy `error` throws naming the

@@ -1,5 +1,5 @@
 // Which compute devices this build can use. One entry point per question;
-// callers never test BLOCKSCOPE_WITH_CUDA themselves (style.md 7).
+// callers never test BLOCKSCOPE_WITH_CUDA themselves (docs/style.md 7).
 #pragma once
 
 #include <string>

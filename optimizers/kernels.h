@@ -1,4 +1,4 @@
-// The kernel family's operations, one name each, routed by device (style.md
+// The kernel family's operations, one name each, routed by device (docs/style.md
 // 7): the single place where the CUDA implementation plugs in. KernelDevice::
 // cpu runs cpu/step.h (the specification); KernelDevice::cuda runs
 // cuda/step.h in a build with BLOCKSCOPE_CUDA, bitwise equal to the CPU, and

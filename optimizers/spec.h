@@ -1,5 +1,5 @@
 // Optimizer specification: one kernel family configured by three orthogonal
-// storage choices plus the weight-decay mask (algorithms.md §5–7).
+// storage choices plus the weight-decay mask (docs/algorithms.md §5–7).
 //
 //   v (second moment)  element    per-element fp32 (AdamW)
 //                      shared     one fp32 scalar per Partition block (Adam-mini, Gefen)

@@ -1,5 +1,5 @@
 // Adam-mini partition (reference: zyushun/Adam-mini v1.1.x;
-// ../shared/algorithms.md §5). Each tensor gets one rule from its lower-cased
+// docs/algorithms.md §5). Each tensor gets one rule from its lower-cased
 // name, checked in this order (substrings are lower-cased too):
 //   1. bias          → per element (plain Adam)
 //   2. fused qkv     → rows split into q | k | v sections ([(n_head + 2·n_kv_head)·head_dim,

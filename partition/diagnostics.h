@@ -1,9 +1,9 @@
 // Sharing diagnostics: does one v scalar per block fit the per-element
-// second moments a partition replaces? (../shared/design.md, question 2.)
+// second moments a partition replaces? (docs/design.md, question 2.)
 //
 // Input: v_i ≈ E[g_i²] per element, estimated as the mean over K minibatch
 // gradients of g_i² (mean_square_over_minibatches), given per tensor in
-// row-major order. A shared-v optimizer (Adam-mini, Gefen; algorithms.md §5–6)
+// row-major order. A shared-v optimizer (Adam-mini, Gefen; docs/algorithms.md §5–6)
 // replaces v_i by the block mean v̄_b = mean_{i∈b} v_i. Per global block b:
 //   mean_v            v̄_b
 //   cv                population std of v over the block / v̄_b (0 if v̄_b = 0)
@@ -34,7 +34,7 @@ namespace blockscope::partition {
 std::vector<double> mean_square_over_minibatches(const float* g, std::int64_t minibatches, std::int64_t n);
 
 // Optimizer-state bytes per parameter with fp32 v, m and scales
-// (algorithms.md §8) for a partition with `v_scalars` blocks over
+// (docs/algorithms.md §8) for a partition with `v_scalars` blocks over
 // `parameters` elements (N): adamw 8; shared v + fp32 m 4 + 4·B/N;
 // shared v + 8-bit codebook m (Gefen) 1 + 8·B/N (one fp32 v and one fp32
 // scale per block); flash-adamw 3.125 (independent of the partition).

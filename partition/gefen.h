@@ -1,4 +1,4 @@
-// Gefen partition (reference: ndvbd/Gefen; ../shared/algorithms.md §6):
+// Gefen partition (reference: ndvbd/Gefen; docs/algorithms.md §6):
 // each tensor, flattened row-major, is cut into contiguous blocks of P
 // elements, P chosen once per tensor from the FIRST-step gradient; blocks never
 // cross tensors; block ids are consecutive in model order. P = 1 means no v

@@ -1,7 +1,7 @@
 // The Partition: which parameters share one optimizer statistic (one v
 // scalar). Every strategy (per-element, per-tensor, whole-model, Adam-mini,
 // Gefen, Hessian-driven) produces this one type, and the optimizer kernels,
-// the diagnostics and the result files consume it (../shared/design.md).
+// the diagnostics and the result files consume it (docs/design.md).
 //
 // Contract. Each tensor of the model, flattened row-major (numel elements),
 // is cut into contiguous ranges [begin, end); every range carries a GLOBAL

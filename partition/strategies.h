@@ -1,4 +1,4 @@
-// Partition strategies by name (style.md 13). The built-ins:
+// Partition strategies by name (docs/style.md 13). The built-ins:
 //   per-element  every element its own block (Adam)
 //   per-tensor   one block per tensor
 //   whole-model  one block shared by every tensor (block id 0 everywhere)

@@ -1,4 +1,4 @@
-// CUDA optimizer step bandwidth (algorithms.md §9): for each preset (adamw,
+// CUDA optimizer step bandwidth (docs/algorithms.md §9): for each preset (adamw,
 // adam-mini, gefen, flash-adamw) the time of one run_step(KernelDevice::cuda)
 // over a GPT-2-like parameter set on raw device buffers, its useful GB/s as a
 // percentage of the measured device-to-device cudaMemcpy bandwidth, and (with

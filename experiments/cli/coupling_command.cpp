@@ -1,5 +1,5 @@
 // `blockscope coupling`: block coupling r_ab = ‖H_ab‖_F / sqrt(‖H_aa‖_F
-// ‖H_bb‖_F) from Rademacher probes (algorithms.md §4). File schema
+// ‖H_bb‖_F) from Rademacher probes (docs/algorithms.md §4). File schema
 // blockscope.coupling/1: /blocks/names [B], /blocks/sizes [B],
 // /coupling/{frobenius, squared, squared_stderr, ratio} [B, B]; settings
 // as attributes, probes, hvp_count.

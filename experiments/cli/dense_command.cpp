@@ -1,6 +1,6 @@
 // `blockscope dense`: the exact Hessian of a small model (≲ 5000
 // parameters) by n HVPs in float64, per-block eigenvalues, and the
-// element-pair check of Gefen's sharing claim (algorithms.md §4).
+// element-pair check of Gefen's sharing claim (docs/algorithms.md §4).
 // File schema blockscope.dense/1:
 //   /blocks/names [B], /blocks/sizes [B], /eigenvalues/<b> [n_b] ascending,
 //   /full_eigenvalues [n], /hessian [n, n] (with --save-matrix), /pair_check/{thresholds [C], pairs_above [B, C],

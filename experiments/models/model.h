@@ -6,7 +6,7 @@
 // regression outputs. parameters() lists each trainable tensor ONCE, in
 // registration order, under its first qualified name; a tensor registered
 // under several names (weight tying) keeps the others as aliases, so HVPs,
-// partitions and optimizer steps never count it twice (algorithms.md §1).
+// partitions and optimizer steps never count it twice (docs/algorithms.md §1).
 #pragma once
 
 #include <ATen/ATen.h>

@@ -1,6 +1,6 @@
 // Parsing of model specs "name" or "name:key=value,key=value" with typed,
 // documented options. Every option read is marked used; finish() rejects
-// the unknown ones and lists the valid keys (style.md 13).
+// the unknown ones and lists the valid keys (docs/style.md 13).
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // CPU reference of the partition-driven optimizer kernel family (the
-// specification the CUDA kernels follow; style.md 1–2). Pure functions over
+// specification the CUDA kernels follow; docs/style.md 1–2). Pure functions over
 // state views: every step reads (state in, gradient, parameters in) and
 // writes (state out, parameters out); `out` may alias `in` component by
 // component (commit in place) or point to scratch buffers (shadow mode:

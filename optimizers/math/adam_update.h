@@ -1,12 +1,12 @@
 // Per-element Adam-family steps on fp32 scalars, shared by the CPU reference
-// loops and the CUDA kernels (style.md 2; PyTorch fused_adam_utils.cuh, llm.c
+// loops and the CUDA kernels (docs/style.md 2; PyTorch fused_adam_utils.cuh, llm.c
 // adamw.cuh).
 //   AdamW (decoupled weight decay, PyTorch _single_tensor_adam/fused ADAMW):
 //     p ← p·(1 − lr·wd);  m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²
 //     p ← p − (lr/(1−β1^t)) · m / (√v/√(1−β2^t) + eps)
-//   Adam-mini (algorithms.md §5): the same with v replaced by the block's
+//   Adam-mini (docs/algorithms.md §5): the same with v replaced by the block's
 //     shared v_b = β2 v_b + (1−β2)·mean_b g², updated once per block.
-//   Gefen (algorithms.md §6), two passes per block b:
+//   Gefen (docs/algorithms.md §6), two passes per block b:
 //     1. m_i = β1 · c[q_i]·s_b + (1−β1) g_i from the dequantised old state;
 //        the kernel reduces s_b = max_i |m_i|.
 //     2. q_i = nearest(c, m_i/s_b) (0 when s_b = 0; the reference stores
@@ -14,7 +14,7 @@
 //        p_i ← p_i·(1 − lr·wd) − (lr/(1−β1^t)) · c[q_i]·s_b / (√v_b/√(1−β2^t) + eps):
 //        the parameter moves by the QUANTISED momentum. The denominator is
 //        written as in gefen.py _step_automatic (√v_b/√(1−β2^t), the same
-//        form as AdamW); algorithms.md's √(v_b/(1−β2^t)) differs only in rounding.
+//        form as AdamW); docs/algorithms.md's √(v_b/(1−β2^t)) differs only in rounding.
 // All arithmetic is fp32; β-powers, 1 − lr·wd and lr/(1−β1^t) come in
 // StepScalars, computed once per step on the host in float64. Tensors that
 // skip weight decay (names with norm/ln/bias) get weight_decay = 0.

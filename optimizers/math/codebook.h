@@ -1,4 +1,4 @@
-// Gefen's shared momentum codebook (algorithms.md §6; ndvbd/Gefen v1.2.3
+// Gefen's shared momentum codebook (docs/algorithms.md §6; ndvbd/Gefen v1.2.3
 // gefen.py learn_gefen_exact_codebook_from_grad_periods, quantization.py
 // exact_dp / _compute_nearest_assignments).
 //

@@ -1,4 +1,4 @@
-// FlashOptim 8-bit optimizer states (algorithms.md §7; databricks/flashoptim
+// FlashOptim 8-bit optimizer states (docs/algorithms.md §7; databricks/flashoptim
 // v0.1.3): groups of kStateGroupSize = 32 contiguous elements share one fp16
 // scale.
 //   m (int8, companded):  s = max(max_g |m|, 1e-12), x = m/s,

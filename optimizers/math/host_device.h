@@ -2,7 +2,7 @@
 // BLOCKSCOPE_HD qualifier, bit casts and fp32 products that never fuse.
 //
 // The CPU reference loops and the CUDA kernels call the same inline functions
-// (style.md 2). For both to produce the same bits, every product that feeds an
+// (docs/style.md 2). For both to produce the same bits, every product that feeds an
 // addition, and every product a function returns, goes through mul_rn: nvcc
 // contracts a*b + c into one FMA by default (--fmad=true) while the host build
 // does not (ISO C++ mode, -ffp-contract=off), and __fmul_rn is never contracted.

@@ -1,4 +1,4 @@
-// FlashOptim master-weight splitting (algorithms.md §7; databricks/flashoptim
+// FlashOptim master-weight splitting (docs/algorithms.md §7; databricks/flashoptim
 // v0.1.3 encode_ecc/decode_ecc): an fp32 weight θ is kept as its bf16
 // rounding θ′ plus a signed correction ρ in [−N, N] (N = 127 for int8,
 // 32767 for int16):

@@ -1,6 +1,6 @@
 // Multi-head self-attention with grouped-query heads, written on the math
 // path (softmax(QKᵀ/√d)V) because fused attention kernels have no double
-// backward (algorithms.md §1). Inputs x: [N, T, d_model] → [N, T, d_model].
+// backward (docs/algorithms.md §1). Inputs x: [N, T, d_model] → [N, T, d_model].
 //
 // Separate projections are registered as q_proj [n_head·head_dim, d_model],
 // k_proj / v_proj [n_kv_head·head_dim, d_model], o_proj [d_model,

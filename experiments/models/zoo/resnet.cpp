@@ -1,6 +1,6 @@
 // resnet: tiny ResNet with BatchNorm (torchvision names: conv1, bn1,
 // layer<s>.<b>.conv1/bn1/conv2/bn2, downsample.0/1, fc). In eval mode the
-// BatchNorm layers use their running statistics (algorithms.md §1).
+// BatchNorm layers use their running statistics (docs/algorithms.md §1).
 #include <fmt/format.h>
 #include <torch/nn/functional.h>
 #include <torch/nn/modules/batchnorm.h>

@@ -89,7 +89,7 @@ TEST(Lanczos, WithoutReorthogonalisationGhostsAppearButTheDensityHolds) {
   EXPECT_EQ(copies_near(orthogonal.nodes, 30.0, 1e-6), 1);
   // ...which split λ_max's weight but leave the smoothed density in place:
   // W1/range between the two quadratures stays within the SLQ accuracy figure
-  // of algorithms.md §2 (5e-4 … 1.8e-3).
+  // of docs/algorithms.md §2 (5e-4 … 1.8e-3).
   EXPECT_NEAR(plain.weights.sum(), 1.0, kWeightSumTol);
   const DensityGrid grid = make_grid(-1.0, 30.0, {0.01, SigmaMode::relative});
   const double w1 = wasserstein1(grid.points, gaussian_density(plain.nodes, plain.weights, grid),

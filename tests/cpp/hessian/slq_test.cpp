@@ -11,7 +11,7 @@
 //    ≈ sqrt(F(1−F)·2/(n·n_v)). Hence W1/range ≈ 0.32·sqrt(2/(n·n_v)):
 //      * Hessian-like spectrum (bulk on [−1, 1] + outliers to 30, n = 1000,
 //        n_v = 10, m = 80): the range is dominated by outliers, W1/range ≤ 2e-3
-//        as quoted in algorithms.md §2 (5e-4 … 1.8e-3 for an MLP Hessian;
+//        as quoted in docs/algorithms.md §2 (5e-4 … 1.8e-3 for an MLP Hessian;
 //        observed median 6e-4, max 1.7e-3 over 40 seeds);
 //      * Wigner semicircle (n = 1000, n_v = 10): the prediction is 4.5e-3
 //        (observed median 4.0e-3, max 1.1e-2 over 40 seeds — the max is seed 3,

@@ -1,7 +1,7 @@
 // Jensen–Shannon and Wasserstein-1 distances.
 // Agreement expected: identities to 1e-12 (sums of ≤ 10⁴ rounded terms);
 // symmetry bitwise (the same two sums added in the other order);
-// |JS(SLQ) − JS(exact)| ≤ 0.03 at n_v = 20: algorithms.md §2 measured
+// |JS(SLQ) − JS(exact)| ≤ 0.03 at n_v = 20: docs/algorithms.md §2 measured
 // JS(SLQ, exact) ≈ 0.02 for one density at n_v = 10 and 0.010 at n_v = 40.
 #include <gtest/gtest.h>
 

@@ -43,7 +43,7 @@ TEST_P(SpectraOnModels, AgreeWithTheDenseBlocks) {
   auto p = make_problem(GetParam(), 32, 16);
   PerTensor blocks = per_tensor(*p.hessian, 16);
   BlockSpectraOptions options;
-  options.slq = {60, 40, true, 7};  // n_v ≥ 20 for JS comparisons (algorithms.md §3)
+  options.slq = {60, 40, true, 7};  // n_v ≥ 20 for JS comparisons (docs/algorithms.md §3)
   options.smoothing = {0.02, SigmaMode::relative};
   options.top.k = 3;
   options.top.tolerance = 1e-12;
@@ -68,7 +68,7 @@ TEST_P(SpectraOnModels, AgreeWithTheDenseBlocks) {
     // grid, Wasserstein-1 / spectral range. The error is probe noise: each
     // weight τ_k estimates 1/n with sd ≈ √2/(n·√n_v), so the CDF error has
     // sd ≈ √(2/(n·n_v)) and W1/range ≤ max|ΔF|. Blocks of ~10³ parameters (the
-    // reference's 989-parameter MLP: 5e-4 … 1.8e-3 at n_v = 10, algorithms.md
+    // reference's 989-parameter MLP: 5e-4 … 1.8e-3 at n_v = 10, docs/algorithms.md
     // §2) must meet 2e-3 at n_v = 40, scaled by the 1/√n noise law below 989
     // parameters; smaller blocks a 3-sd bound of that noise.
     Eigen::VectorXd w = Eigen::VectorXd::Constant(n, 1.0 / double(n));
@@ -81,7 +81,7 @@ TEST_P(SpectraOnModels, AgreeWithTheDenseBlocks) {
     large.push_back(n >= kLargeBlock);
   }
   // JS between block spectra from SLQ vs from the exact spectra, for pairs of
-  // ~10³-parameter blocks: ≤ 0.03 max abs (algorithms.md §2: JS(SLQ, exact)
+  // ~10³-parameter blocks: ≤ 0.03 max abs (docs/algorithms.md §2: JS(SLQ, exact)
   // ≈ 0.02 at n_v = 10, 0.010 at n_v = 40).
   Eigen::MatrixXd exact_js = js_matrix(exact_densities);
   for (std::size_t a = 0; a < large.size(); ++a)

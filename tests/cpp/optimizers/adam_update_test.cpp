@@ -29,7 +29,7 @@ struct Reference {
   double p_scale, m_scale, v_scale;  // magnitudes of the summed terms, for the tolerance
 };
 
-// algorithms.md §5 / PyTorch AdamW in float64. v_shared < 0: per-element v.
+// docs/algorithms.md §5 / PyTorch AdamW in float64. v_shared < 0: per-element v.
 Reference reference_step(double p, double m, double v, double g, const Hyper& h, std::int64_t t,
                          double mean_g2) {
   Reference r;

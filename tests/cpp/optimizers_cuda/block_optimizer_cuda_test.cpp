@@ -1,5 +1,5 @@
 // BlockOptimizer on CUDA parameters against the same optimizer on CPU copies
-// (style.md 10): state allocated on the parameters' device, gradients checked
+// (docs/style.md 10): state allocated on the parameters' device, gradients checked
 // for finiteness in one call, the codebook learned from device gradients and
 // uploaded, preview_step on the device. Agreement expected: BITWISE for
 // parameters and every state tensor (see step_test.cpp for why).

@@ -1,4 +1,4 @@
-// CUDA kernels against the CPU reference (style.md 10), through the routing
+// CUDA kernels against the CPU reference (docs/style.md 10), through the routing
 // layer (kernels.h) on raw device buffers: every preset and every storage
 // combination of the spec, several steps, one tensor skipped at one step, on
 // tensors of awkward sizes (37, 45, 24 elements; 70 001 and 131 073, past one

@@ -1,4 +1,4 @@
-// Each preset against a plain scalar reference written from algorithms.md:
+// Each preset against a plain scalar reference written from docs/algorithms.md:
 // Adam-mini's first step in closed form, Gefen's quantised-momentum step and
 // FlashOptim's dequantised AdamW step.
 #include <gtest/gtest.h>
@@ -224,7 +224,7 @@ TEST(FlashAdamW, StepsMatchTheDequantisedFormula) {
     }
   }
   // The split keeps the fp32 master weight within ULP(bf16)/(4·127) of the
-  // reconstruction (algorithms.md §7), so FlashAdamW tracks fp32 AdamW closely.
+  // reconstruction (docs/algorithms.md §7), so FlashAdamW tracks fp32 AdamW closely.
 }
 
 }  // namespace

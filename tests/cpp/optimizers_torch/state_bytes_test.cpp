@@ -1,4 +1,4 @@
-// Persistent optimizer state per parameter (algorithms.md §8), measured from
+// Persistent optimizer state per parameter (docs/algorithms.md §8), measured from
 // the allocated state tensors of a GPT-2-width model.
 #include <gtest/gtest.h>
 #include <torch/csrc/autograd/autograd.h>

@@ -1,5 +1,5 @@
 // Adam-mini partition: the rule table on the gpt zoo models (ground truth
-// from algorithms.md §5 worked by hand), GQA with head_dim ≠ d_model/n_head,
+// from docs/algorithms.md §5 worked by hand), GQA with head_dim ≠ d_model/n_head,
 // fused qkv sections, the reference's check order and the head-config errors.
 #include "partition/adam_mini.h"
 

@@ -198,7 +198,7 @@ TEST(Diagnostics, MeanSquareOverMinibatches) {
 }
 
 TEST(Diagnostics, StateBytes) {
-  const StateBytes b = state_bytes_per_param(768, 768 * 768);  // Gefen P = 768: 1 + 8/768 (algorithms.md §6)
+  const StateBytes b = state_bytes_per_param(768, 768 * 768);  // Gefen P = 768: 1 + 8/768 (docs/algorithms.md §6)
   EXPECT_DOUBLE_EQ(b.adamw, 8.0);
   EXPECT_DOUBLE_EQ(b.flash_adamw, 3.125);
   EXPECT_DOUBLE_EQ(b.shared_v_fp32_m, 4.0 + 4.0 / 768);

@@ -1,5 +1,5 @@
 // Gefen period search: the expected periods on row×column-scaled synthetic
-// gradients (algorithms.md §6), a brute-force check of S(p) and of the
+// gradients (docs/algorithms.md §6), a brute-force check of S(p) and of the
 // selection rule, the v1.1.1 rule on a hand-worked array, and the partition.
 #include "partition/gefen.h"
 
@@ -44,7 +44,7 @@ TEST(GefenPeriod, RowColumnScaledGradients) {
   EXPECT_EQ(search_period(view(g), GefenRule::v1_2_3).period, 2048);
 }
 
-// S(p) and the selection rule written out directly from algorithms.md §6.
+// S(p) and the selection rule written out directly from docs/algorithms.md §6.
 TEST(GefenPeriod, ScoresAndChoiceMatchBruteForce) {
   std::vector<float> g = row_column_scaled(24, 40, 7);  // n = 960
   PeriodSearch search = search_period(view(g), GefenRule::v1_2_3);
