@@ -1,5 +1,7 @@
 #include "io/h5_file.h"
 
+#include "io/crash_guard.h"
+
 #include <fmt/format.h>
 #include <fnmatch.h>
 #include <unistd.h>
@@ -90,6 +92,7 @@ AtomicH5Writer::AtomicH5Writer(std::filesystem::path path, const std::string& sc
   }
   temp_path_ = path_;
   temp_path_ += fmt::format(".tmp-{}", static_cast<long>(::getpid()));
+  register_temporary_file(temp_path_.string());
   try {
     file_ = H5::H5File(temp_path_.string(), H5F_ACC_TRUNC);
   } catch (const H5::Exception&) {
@@ -112,6 +115,7 @@ AtomicH5Writer::~AtomicH5Writer() {
   }
   std::error_code ignored;
   std::filesystem::remove(temp_path_, ignored);
+  unregister_temporary_file(temp_path_.string());
 }
 
 void AtomicH5Writer::describe(const std::string& pattern, const std::string& text) {
@@ -154,6 +158,7 @@ void AtomicH5Writer::commit() {
         fmt::format("cannot move the finished file onto {}: {}", path_.string(), ec.message()));
   }
   committed_ = true;
+  unregister_temporary_file(temp_path_.string());
 }
 
 namespace {
@@ -227,6 +232,7 @@ H5::H5File open_for_reading(const std::filesystem::path& path) {
   if (std::filesystem::is_directory(path)) {
     throw std::runtime_error(fmt::format("{} is a directory, not an HDF5 file (give the path of a .h5 file)", path.string()));
   }
+  note_input_file(path.string());
   if (H5::H5File::isHdf5(path.string()) <= 0) {
     throw std::runtime_error(fmt::format(
         "{} is not an HDF5 file (corrupt or another format; blockscope reads .h5 files)",

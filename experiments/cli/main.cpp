@@ -12,6 +12,7 @@
 
 #include "experiments/cli/commands.h"
 #include "experiments/models/torch_error.h"
+#include "io/crash_guard.h"
 #include "io/h5_file.h"
 #include "optimizers/device.h"
 
@@ -87,6 +88,7 @@ int main(int argc, char** argv) {
     }
   }
   blockscope::io::set_provenance(BLOCKSCOPE_VERSION, command_line(argc, argv));
+  blockscope::io::install_crash_guard();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
