@@ -24,6 +24,12 @@ double resident_bytes() {
 
 }  // namespace
 
+std::vector<std::vector<double>> ParameterLayout::per_tensor(const double* flat) const {
+  std::vector<std::vector<double>> out;
+  for (std::size_t t = 0; t + 1 < offsets.size(); ++t) out.emplace_back(flat + offsets[t], flat + offsets[t + 1]);
+  return out;
+}
+
 int ParameterLayout::index_of(const std::string& name) const {
   auto it = std::find(names.begin(), names.end(), name);
   return it == names.end() ? -1 : static_cast<int>(it - names.begin());

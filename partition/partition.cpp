@@ -127,6 +127,21 @@ std::int64_t TensorBlocks::range_of(std::int64_t element) const {
   return static_cast<std::int64_t>(it - boundaries.begin()) - 1;
 }
 
+std::vector<std::vector<PlacedRange>> place_blocks(const Partition& p, const std::vector<TensorInfo>& layout) {
+  p.validate_against(layout);
+  std::vector<std::vector<PlacedRange>> blocks(static_cast<std::size_t>(p.num_blocks()));
+  std::int64_t offset = 0;
+  for (std::size_t t = 0; t < layout.size(); ++t) {
+    const TensorBlocks& tb = p.tensors()[p.tensor_index(layout[t].name)];
+    for (std::int64_t k = 0; k < tb.num_ranges(); ++k) {
+      const BlockRange r = tb.range(k);
+      blocks[static_cast<std::size_t>(r.block)].push_back({t, r.begin, r.end, offset});
+    }
+    offset += layout[t].numel();
+  }
+  return blocks;  // ascending: tensors in layout order, ranges in element order
+}
+
 void number_consecutively(std::vector<TensorBlocks>& tensors) {
   std::int64_t next = 0;
   for (TensorBlocks& t : tensors) {

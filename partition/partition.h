@@ -117,6 +117,24 @@ class Partition {
   std::int64_t num_blocks_ = 0;
 };
 
+// One range of a block placed in a flat vector of all parameters: tensor
+// `tensor` of the layout, its elements [begin, end), which sit at
+// [offset + begin, offset + end) of the flat vector.
+struct PlacedRange {
+  std::size_t tensor = 0;
+  std::int64_t begin = 0, end = 0;
+  std::int64_t offset = 0;
+  std::int64_t global_begin() const { return offset + begin; }
+  std::int64_t global_end() const { return offset + end; }
+};
+
+// The ranges of every block of `partition` (result[b], ascending) over the
+// tensors laid out flat in the order of `layout` (the order of a Hessian's or
+// a gradient dump's parameters). The one bridge from a partition to
+// flat-vector blocks. Throws like validate_against unless `layout` holds
+// exactly the partition's tensors.
+std::vector<std::vector<PlacedRange>> place_blocks(const Partition& partition, const std::vector<TensorInfo>& layout);
+
 // Sets first_block of each tensor (whose block_ids must be empty) to the number
 // of ranges before it: consecutive ids in the given order.
 void number_consecutively(std::vector<TensorBlocks>& tensors);

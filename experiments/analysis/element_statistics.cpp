@@ -9,7 +9,6 @@
 #include "data/loss.h"
 #include "data/sources.h"
 #include "experiments/models/data_fit.h"
-#include "hessian/random.h"
 #include "io/h5_file.h"
 #include "partition/diagnostics.h"
 
@@ -182,27 +181,6 @@ SecondMoments second_moments(const GradientFile& file) {
                                                           file.tensors[t].numel()));
   }
   return s;
-}
-
-std::vector<std::vector<double>> hutchinson_diagonal(const hessian::LossHessian& hessian, int probes,
-                                                     std::uint64_t seed, const ProgressCallback& progress) {
-  if (probes < 1) throw std::runtime_error("--probes must be ≥ 1");
-  const hessian::ParameterLayout& layout = hessian.layout();
-  const Eigen::Index n = layout.total();
-  hessian::BlockHessian full(hessian, {{0, n}}, "all");
-  Eigen::VectorXd sum = Eigen::VectorXd::Zero(n), y(n);
-  for (int p = 0; p < probes; ++p) {
-    const Eigen::VectorXd z = hessian::rademacher(n, hessian::derive_seed(seed, static_cast<std::uint64_t>(p)));
-    full.perform_op(z.data(), y.data());
-    sum += z.cwiseProduct(y);
-    if (progress) progress(p + 1, probes);
-  }
-  sum /= static_cast<double>(probes);
-  std::vector<std::vector<double>> out;
-  for (std::size_t t = 0; t < layout.names.size(); ++t) {
-    out.emplace_back(sum.data() + layout.offsets[t], sum.data() + layout.offsets[t + 1]);
-  }
-  return out;
 }
 
 }  // namespace blockscope::analysis

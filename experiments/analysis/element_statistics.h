@@ -1,6 +1,7 @@
 // Per-element statistics of a model on data, for the sharing diagnostics
 // (partition/diagnostics.h) and the Hessian-driven partition
-// (partition/hessian_strategy.h), which take them as plain arrays.
+// (partition/hessian_strategy.h), which take them as plain arrays; the
+// curvature statistic is hessian/diagonal.h.
 //
 // Gradient files (`partition --gradients`, `diagnose --gradients`): one
 // float dataset per parameter at the file root, named by its qualified name,
@@ -70,12 +71,5 @@ GradientFile read_gradient_file(const std::string& path, const std::vector<parti
 
 // v_i = (1/K) Σ_k g_{k,i}² of a gradient file.
 SecondMoments second_moments(const GradientFile& file);
-
-// Hutchinson's estimate of diag(H) of the loss Hessian (Bekas, Kokiopoulou &
-// Saad 2007): d = (1/P) Σ_p z_p ⊙ H z_p, Rademacher z_p from
-// hessian::rademacher(n, derive_seed(seed, p)); P full-model HVPs. Returned
-// per parameter tensor (flattened, float64) in the Hessian's layout order.
-std::vector<std::vector<double>> hutchinson_diagonal(const hessian::LossHessian& hessian, int probes,
-                                                     std::uint64_t seed, const ProgressCallback& progress = {});
 
 }  // namespace blockscope::analysis

@@ -30,28 +30,21 @@ std::vector<Block> per_tensor_blocks(const hessian::ParameterLayout& layout) {
 
 // The blocks of a partition file in global indices, after checking that the
 // partition was made for this model (names and shapes). A block inside one
-// tensor is named "tensor[begin:end]" (or just "tensor" when it is all of it).
+// tensor is named "tensor[begin:end]" (or just "tensor" when it is all of
+// it); a block over several ranges is "block k".
 std::vector<Block> partition_blocks(const partition::Partition& p, const hessian::ParameterLayout& layout) {
   std::vector<partition::TensorInfo> model;
   for (std::size_t t = 0; t < layout.names.size(); ++t) model.push_back({layout.names[t], layout.shapes[t]});
-  p.validate_against(model);
-  std::vector<Block> blocks(static_cast<std::size_t>(p.num_blocks()));
-  for (const partition::TensorBlocks& tb : p.tensors()) {
-    const std::int64_t offset = layout.offsets[layout.index_of(tb.tensor.name)];
-    for (std::int64_t k = 0; k < tb.num_ranges(); ++k) {
-      const partition::BlockRange r = tb.range(k);
-      Block& block = blocks[static_cast<std::size_t>(r.block)];
-      block.ranges.push_back({offset + r.begin, offset + r.end});
-      const std::string piece = (r.begin == 0 && r.end == tb.tensor.numel())
-                                    ? tb.tensor.name
-                                    : fmt::format("{}[{}:{}]", tb.tensor.name, r.begin, r.end);
-      if (block.name.empty()) block.ndim = static_cast<std::int64_t>(tb.tensor.shape.size());
-      block.name = block.name.empty() ? piece : fmt::format("block {}", r.block);
-    }
-  }
-  for (Block& block : blocks) {
-    std::sort(block.ranges.begin(), block.ranges.end(),
-              [](const hessian::IndexRange& a, const hessian::IndexRange& b) { return a.begin < b.begin; });
+  const std::vector<std::vector<partition::PlacedRange>> placed = partition::place_blocks(p, model);
+  std::vector<Block> blocks(placed.size());
+  for (std::size_t b = 0; b < placed.size(); ++b) {
+    const partition::PlacedRange& first = placed[b].front();
+    for (const partition::PlacedRange& r : placed[b]) blocks[b].ranges.push_back({r.global_begin(), r.global_end()});
+    blocks[b].ndim = static_cast<std::int64_t>(model[first.tensor].shape.size());
+    const bool whole = first.begin == 0 && first.end == model[first.tensor].numel();
+    blocks[b].name = placed[b].size() > 1 ? fmt::format("block {}", b)
+                     : whole             ? model[first.tensor].name
+                                         : fmt::format("{}[{}:{}]", model[first.tensor].name, first.begin, first.end);
   }
   return blocks;
 }

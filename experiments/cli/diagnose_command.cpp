@@ -46,14 +46,11 @@ struct DiagnoseOptions {
 // Global element indices of each block of `p` (ascending), in the order of `tensors`.
 std::vector<std::vector<Eigen::Index>> block_members(const partition::Partition& p,
                                                      const std::vector<partition::TensorInfo>& tensors) {
-  std::vector<Eigen::Index> offset{0};
-  for (const auto& t : tensors) offset.push_back(offset.back() + t.numel());
-  std::vector<std::vector<Eigen::Index>> members(static_cast<std::size_t>(p.num_blocks()));
-  for (std::size_t t = 0; t < tensors.size(); ++t) {
-    const auto& tb = p.tensors()[p.tensor_index(tensors[t].name)];
-    for (std::int64_t k = 0; k < tb.num_ranges(); ++k) {
-      const partition::BlockRange r = tb.range(k);
-      for (std::int64_t i = r.begin; i < r.end; ++i) members[r.block].push_back(offset[t] + i);
+  std::vector<std::vector<Eigen::Index>> members;
+  for (const auto& ranges : partition::place_blocks(p, tensors)) {
+    members.emplace_back();
+    for (const partition::PlacedRange& r : ranges) {
+      for (std::int64_t i = r.global_begin(); i < r.global_end(); ++i) members.back().push_back(i);
     }
   }
   return members;

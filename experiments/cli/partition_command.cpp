@@ -28,6 +28,7 @@
 #include "experiments/models/data_fit.h"
 #include "experiments/models/model.h"
 #include "io/h5_file.h"
+#include "hessian/diagonal.h"
 #include "partition/hessian_strategy.h"
 #include "partition/strategies.h"
 
@@ -92,8 +93,11 @@ std::vector<std::vector<double>> hessian_statistics(const PartitionOptions& o, c
   if (o.statistic == "squared-gradient") return analysis::minibatch_second_moments(*mb.model, mb.batches).v;
   hessian::LossHessian loss_hessian(*mb.model, mb.batches, hessian::HvpSettings{});
   ProgressBar bar("hutchinson diag(H)", "HVPs");
-  stats = analysis::hutchinson_diagonal(loss_hessian, o.probes, o.seed,
-                                        [&](std::int64_t done, std::int64_t total) { bar.update(done, total); });
+  const hessian::ParameterLayout& layout = loss_hessian.layout();
+  const hessian::BlockHessian full(loss_hessian, {{0, layout.total()}}, "all");
+  const Eigen::VectorXd diagonal =
+      hessian::hutchinson_diagonal(full, o.probes, o.seed, [&](int done, int total) { bar.update(done, total); });
+  stats = layout.per_tensor(diagonal.data());
   bar.finish();
   settings["probes"] = o.probes;
   settings["hvp_count"] = loss_hessian.num_products();

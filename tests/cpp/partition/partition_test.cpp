@@ -85,6 +85,34 @@ TEST(Partition, ExplicitIdsSharedAcrossTensors) {
   EXPECT_THROW(p.block_of(2, 0), std::out_of_range);
 }
 
+// place_blocks against brute force: every flat index of a layout (here the
+// partition's tensors in reverse order) lies in exactly the block block_of says.
+TEST(Partition, PlacedBlocksCoverTheFlatLayoutAsBlockOfSays) {
+  TensorBlocks w = TensorBlocks::explicit_ranges({"w", {2, 4}}, {0, 3, 8});
+  w.block_ids = {1, 0};
+  TensorBlocks v = TensorBlocks::uniform({"v", {4}}, 2);
+  v.block_ids = {0, 1};
+  const Partition p("manual", {}, {w, v});
+  const std::vector<TensorInfo> layout = {{"v", {4}}, {"w", {2, 4}}};  // v at [0, 4), w at [4, 12)
+  const auto placed = place_blocks(p, layout);
+  ASSERT_EQ(placed.size(), 2u);
+  std::vector<std::int64_t> block_at(12, -1);
+  for (std::size_t b = 0; b < placed.size(); ++b) {
+    std::int64_t last_end = -1;
+    for (const PlacedRange& r : placed[b]) {
+      EXPECT_GE(r.global_begin(), last_end) << "ranges ascend";
+      last_end = r.global_end();
+      for (std::int64_t i = r.global_begin(); i < r.global_end(); ++i) {
+        EXPECT_EQ(block_at[i], -1) << "index " << i << " placed twice";
+        block_at[i] = static_cast<std::int64_t>(b);
+      }
+    }
+  }
+  for (std::int64_t i = 0; i < 4; ++i) EXPECT_EQ(block_at[i], p.block_of(p.tensor_index("v"), i)) << i;
+  for (std::int64_t i = 0; i < 8; ++i) EXPECT_EQ(block_at[4 + i], p.block_of(p.tensor_index("w"), i)) << i;
+  EXPECT_THROW(place_blocks(p, {{"v", {4}}}), std::runtime_error);  // a layout without w
+}
+
 TEST(Partition, ContractViolationsAreRejected) {
   TensorBlocks gap = TensorBlocks::uniform({"w", {6}}, 2);
   gap.block_ids = {0, 2, 2};
