@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <stdexcept>
 
 namespace blockscope::partition {
@@ -33,6 +34,21 @@ Partition whole_model(const std::vector<TensorInfo>& model) {
   tensors.reserve(model.size());
   for (const TensorInfo& t : model) tensors.push_back(TensorBlocks::uniform(t, t.numel()));
   return Partition("whole-model", nlohmann::json::object(), std::move(tensors));
+}
+
+bool is_partition_file(const std::string& choice) {
+  auto ends_with = [&](const std::string& suffix) {
+    return choice.size() >= suffix.size() && choice.compare(choice.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return ends_with(".h5") || ends_with(".hdf5") || choice.find('/') != std::string::npos ||
+         std::filesystem::exists(choice);
+}
+
+Partition StrategyRegistry::make_or_load(const std::string& choice, const StrategyInputs& inputs) const {
+  if (!is_partition_file(choice)) return make(choice, inputs);
+  Partition p = Partition::load(choice);
+  p.validate_against(inputs.model);
+  return p;
 }
 
 StrategyRegistry::StrategyRegistry() {

@@ -32,6 +32,10 @@ Partition per_element(const std::vector<TensorInfo>& model);
 Partition per_tensor(const std::vector<TensorInfo>& model);
 Partition whole_model(const std::vector<TensorInfo>& model);
 
+// True when `choice` names a partition file (ends in .h5/.hdf5, has a '/',
+// or exists) rather than a strategy.
+bool is_partition_file(const std::string& choice);
+
 class StrategyRegistry {
  public:
   // Holds the built-in strategies listed above.
@@ -41,6 +45,9 @@ class StrategyRegistry {
   void add(const std::string& name, const std::string& help, StrategyBuilder builder);
   // Builds the named partition; an unknown name throws listing the valid ones.
   Partition make(const std::string& name, const StrategyInputs& inputs) const;
+  // A strategy by name, or a partition file loaded and validated against
+  // inputs.model: what `train` and the Python optimizers accept.
+  Partition make_or_load(const std::string& choice, const StrategyInputs& inputs) const;
   // Names in the order added, and each one's one-line help.
   std::vector<std::string> names() const;
   const std::string& help(const std::string& name) const;

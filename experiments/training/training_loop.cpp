@@ -123,11 +123,6 @@ partition::Partition make_partition(const TrainOptions& o, const std::string& ch
                                     BatchSchedule& batches) {
   std::vector<partition::TensorInfo> infos;
   for (const auto& p : model.parameters()) infos.push_back({p.name, p.tensor.sizes().vec()});
-  if (data::is_file_source(choice)) {
-    partition::Partition p = partition::Partition::load(choice);
-    p.validate_against(infos);
-    return p;
-  }
   partition::StrategyRegistry registry;
   partition::StrategyInputs in;
   in.model = infos;
@@ -148,7 +143,7 @@ partition::Partition make_partition(const TrainOptions& o, const std::string& ch
     for (std::size_t i = 0; i < params.size(); ++i) grads.push_back(first_step_gradient(model, i, g));
     for (const auto& v : grads) in.gradients.push_back({v.data(), static_cast<std::int64_t>(v.size())});
   }
-  return registry.make(choice, in);
+  return registry.make_or_load(choice, in);
 }
 
 // Settings that fix the trajectory; a resume must match them all.

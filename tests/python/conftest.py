@@ -32,3 +32,9 @@ def fixtures_dir(tmp_path_factory):
     subprocess.run([sys.executable, str(HERE / "export_fixtures.py"), str(out)], check=True,
                    capture_output=True)
     return out
+
+
+@pytest.fixture(scope="session")
+def blockscope_cli(blockscope):
+    """The CLI runner, for test modules that import the `blockscope` package."""
+    return blockscope

@@ -1,0 +1,119 @@
+"""torch.optim optimizers whose step() runs blockscope's C++ kernels in place
+on the caller's tensors (optimizers/block_optimizer.h is the contract).
+
+    BlockOptimizer(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                   spec="adamw", partition=None, n_heads=0, n_kv_heads=0, head_dim=0,
+                   non_finite="skip")
+
+params: model.named_parameters() (names drive the name-based partitions and
+the weight-decay exclusions), an iterable of tensors (named param.0, ...),
+or param groups (dicts with "params" of either kind plus per-group lr, betas,
+eps, weight_decay). spec: a preset (adamw, adam-mini, gefen, flash-adamw) or
+a spec string such as "v=shared,m=codebook,w=fp32". partition: a strategy
+(per-element, per-tensor, whole-model, adam-mini, gefen) or a partition file;
+default: the spec's own (adam-mini for shared v, gefen for codebook m).
+The C++ optimizer is built here — bf16+int8 weight specs round the
+parameters at once, as `blockscope train` does — except for the gefen
+partition, which is built at the first step() from its gradients. A learning-rate scheduler
+works as usual: each step passes every group's current lr. Changing betas,
+eps or weight_decay after the first step is refused.
+Not yet: state_dict() holds only the param groups, not the kernels' state.
+"""
+import warnings
+
+import torch
+
+import _blockscope_core as _core
+
+_FIXED = ("betas", "eps", "weight_decay")
+
+
+def _named_groups(params):
+    """Param groups with a "names" list beside "params"."""
+    params = list(params)
+    if not params:
+        raise ValueError("the optimizer got an empty parameter list")
+    groups = params if isinstance(params[0], dict) else [{"params": params}]
+    counter = 0
+    out = []
+    for group in groups:
+        group = dict(group)
+        items = list(group["params"])
+        names = []
+        tensors = []
+        for item in items:
+            if isinstance(item, tuple):
+                name, tensor = item
+            else:
+                name, tensor = f"param.{counter}", item
+            counter += 1
+            names.append(name)
+            tensors.append(tensor)
+        group["params"], group["names"] = tensors, names
+        out.append(group)
+    return out
+
+
+class BlockOptimizer(torch.optim.Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *, spec="adamw",
+                 partition=None, n_heads=0, n_kv_heads=0, head_dim=0, non_finite="skip"):
+        if not lr >= 0.0:
+            raise ValueError(f"lr must be >= 0, got {lr}")
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+        super().__init__(_named_groups(params), defaults)
+        self._settings = dict(spec=spec, partition=partition or "", n_heads=n_heads, n_kv_heads=n_kv_heads,
+                              head_dim=head_dim, non_finite=non_finite)
+        self._core = None
+        self._fixed = None
+        if (partition or _core.default_partition(spec)) != "gefen":
+            self._core, self._fixed = self._build(), self._fixed_settings()
+
+    def _fixed_settings(self):
+        return [tuple(g[key] for key in _FIXED) for g in self.param_groups]
+
+    def _build(self):
+        names, tensors, group_of, options = [], [], [], []
+        for k, group in enumerate(self.param_groups):
+            b1, b2 = group["betas"]
+            options.append(_core.GroupOptions(group["lr"], b1, b2, group["eps"], group["weight_decay"]))
+            for name, tensor in zip(group["names"], group["params"]):
+                names.append(name)
+                tensors.append(tensor)
+                group_of.append(k)
+        core = _core.Optimizer(names, tensors, group_of, options, **self._settings)
+        for line in core.warnings:
+            warnings.warn(line)
+        return core
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        fixed = self._fixed_settings()
+        if self._core is None:
+            self._core, self._fixed = self._build(), fixed
+        elif fixed != self._fixed:
+            raise ValueError("betas, eps and weight_decay are fixed once the first step has run (only lr may change)")
+        self._core.step([g["lr"] for g in self.param_groups])
+        return loss
+
+    def summary(self):
+        """Spec, partition, v blocks and optimizer-state bytes by component (after the first step)."""
+        if self._core is None:
+            raise RuntimeError("a gefen partition is built at the first step(); call summary() after it")
+        return self._core.summary()
+
+
+def _preset(name, doc):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, **kwargs):
+        BlockOptimizer.__init__(self, params, lr, betas, eps, weight_decay, spec=name, **kwargs)
+
+    return type(doc.split()[0], (BlockOptimizer,), {"__init__": __init__, "__doc__": doc})
+
+
+AdamW = _preset("adamw", "AdamW — per-element m and v (torch.optim.AdamW's update).")
+AdamMini = _preset("adam-mini", "AdamMini — one shared v per Adam-mini block (head/neuron/token rules).")
+Gefen = _preset("gefen", "Gefen — shared v over Gefen's periods and an 8-bit codebook momentum.")
+FlashAdamW = _preset("flash-adamw", "FlashAdamW — FlashOptim-style companded m, v and bf16+int8 weights.")
