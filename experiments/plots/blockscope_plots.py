@@ -2,8 +2,16 @@
 embedded Python) and the notebooks. Matplotlib with the Agg backend.
 
 plot_result(kind, path, outdir) -> list of PNG paths written.
+plot_comparison(paths, outdir)  -> [path of heterogeneity_comparison.png].
+
+Readability rules kept by every figure: names are shortened by
+`short_labels` (which keeps the layer index and the leaf, and keeps
+different names different), legends sit outside the axes (constrained
+layout makes room for them, `_save` writes with a tight bounding box), and
+figures stay at most about 1600 px wide at 120 dpi.
 """
 import os
+import re
 
 import matplotlib
 
@@ -12,18 +20,142 @@ import h5py  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+DPI = 120
+MAX_WIDTH_IN = 13.0          # 1560 px at 120 dpi
+MAX_DEVIATION_TENSORS = 50   # tensor_deviation.png shows at most this many tensors
+LEGEND_LINES = 30            # per-block density legend up to this many blocks
+
+# Called as _on_save(fig, path) just before a figure is written (tests hook it).
+_on_save = None
+
+
+def _figure(width, height, **kwargs):
+    """A figure with constrained layout (which leaves room for legends outside the axes)."""
+    return plt.subplots(figsize=(min(width, MAX_WIDTH_IN), height), layout="constrained", **kwargs)
+
 
 def _save(fig, path):
     """Lays out, writes (120 dpi) and closes the figure; returns the path."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    if not fig.get_constrained_layout():
+        fig.tight_layout()
+    if _on_save is not None:
+        _on_save(fig, path)
+    # A tight bounding box keeps legends and long tick labels inside the image.
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", pad_inches=0.08)
     plt.close(fig)
     return path
 
 
-def _short(name, width=28):
-    return name if len(name) <= width else "…" + name[-(width - 1):]
+def _legend_outside(ax, fontsize=7, **kwargs):
+    """Legend to the right of the axes, top-aligned, outside the data area."""
+    return ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                     frameon=False, **kwargs)
 
+
+def _legend_overlaps(fig):
+    """Pairs (axes, legend) of the figure whose legend overlaps an axes' data
+    area, after drawing; empty when every legend sits outside the axes."""
+    fig.canvas.draw()
+    legends = [a.get_legend() for a in fig.axes if a.get_legend() is not None] + list(fig.legends)
+    return [(ax, leg) for leg in legends for ax in fig.axes
+            if ax.get_visible() and leg.get_window_extent().overlaps(ax.get_window_extent())]
+
+
+# ----------------------------------------------------------------- names
+
+_LAYER = re.compile(r"(^|\.)(?:layers|layer|blocks|block|h|encoder\.layer|decoder\.layers)\.(\d+)\.")
+_LEAF = re.compile(r"\.(weight|bias)((?:\[[^\]]*\])?)$")
+_LEAF_ABBREVIATION = {"weight": "w", "bias": "b"}
+
+
+def _abbreviate(name):
+    """'layers.0.attn.q_proj.weight' → 'L0.attn.q_proj.w' (a slice suffix '[a:b]' is kept)."""
+    name = _LAYER.sub(lambda m: f"{m.group(1)}L{m.group(2)}.", name)
+    return _LEAF.sub(lambda m: f".{_LEAF_ABBREVIATION[m.group(1)]}{m.group(2)}", name)
+
+
+def _common_prefix(names):
+    """Leading dot-separated components shared by all names (never a whole
+    name, and never one that leaves a bare index such as '0.w' behind)."""
+    if len(names) < 2:
+        return ""
+    parts = [n.split(".") for n in names]
+    prefix = []
+    for column in zip(*parts):
+        if len(set(column)) != 1:
+            break
+        prefix.append(column[0])
+    prefix = prefix[:min(len(p) for p in parts) - 1]
+    while prefix and any(p[len(prefix)].split("[")[0].isdigit() for p in parts):
+        prefix.pop()
+    return ".".join(prefix) + "." if prefix else ""
+
+
+_SLICE = re.compile(r"(\[[^\]]*\])$")
+
+
+def _elide_middle(name, width):
+    """Shortens to about `width` characters by dropping middle components:
+    keeps the first component (e.g. 'L3'), the leaf (the last component,
+    with its module when that is only 'w' / 'b') and a slice suffix '[a:b]'
+    whole, even when these alone are longer than `width`."""
+    if len(name) <= width:
+        return name
+    match = _SLICE.search(name)
+    suffix = match.group(1) if match else ""
+    base = name[:len(name) - len(suffix)]
+    parts = base.split(".")
+    leaf = 2 if parts[-1] in _LEAF_ABBREVIATION.values() and len(parts) >= 3 else 1
+    if len(parts) >= leaf + 2:
+        head, tail = parts[0], parts[-leaf:]
+        for part in reversed(parts[1:-leaf]):  # add trailing components while they fit
+            if len(head) + 1 + len(".".join([part] + tail)) + len(suffix) > width:
+                break
+            tail.insert(0, part)
+        return head + "…" + ".".join(tail) + suffix
+    # too few components: characters from the middle of the base, keeping both ends
+    keep = max(width - len(suffix) - 1, 6)
+    if len(base) <= keep + 1:
+        return name
+    front = keep // 2
+    return base[:front] + "…" + base[len(base) - (keep - front):] + suffix
+
+
+def short_labels(names, width=24):
+    """Short, distinct labels for parameter / block names.
+
+    Drops a prefix shared by all names, writes 'layers.<i>.' (or 'blocks.<i>.',
+    'h.<i>.') as 'L<i>.', 'weight'/'bias' as 'w'/'b', and only then elides
+    from the middle, keeping the layer index and the leaf. Names that
+    would collide after eliding keep their unelided abbreviation, and
+    names whose abbreviations collide keep their full form."""
+    names = [str(n) for n in names]
+    prefix = _common_prefix(names)
+    abbreviated = [_abbreviate(n[len(prefix):]) for n in names]
+    if len(set(abbreviated)) < len(set(names)):
+        abbreviated = [_abbreviate(n) for n in names]
+    for i, a in enumerate(abbreviated):
+        if abbreviated.count(a) > 1 and names.count(names[i]) != abbreviated.count(a):
+            abbreviated[i] = names[i]
+    labels = [_elide_middle(a, width) for a in abbreviated]
+    for i, label in enumerate(labels):
+        if labels.count(label) > 1 and abbreviated.count(abbreviated[i]) != labels.count(label):
+            labels[i] = abbreviated[i]
+    # A full abbreviation may now equal another's elided label; keep those unelided too.
+    clashes = {label for label in labels if labels.count(label) > 1}
+    return [abbreviated[i] if labels[i] in clashes else labels[i] for i in range(len(labels))]
+
+
+def _short(name, width=28):
+    """One name, shortened as by short_labels (no shared prefix to drop)."""
+    return short_labels([name], width)[0]
+
+
+def _names(dataset):
+    return [n.decode() if isinstance(n, bytes) else str(n) for n in dataset[()]]
+
+
+# ----------------------------------------------------------------- spectra
 
 def _title(f, what):
     a = f.attrs
@@ -35,48 +167,61 @@ def _title(f, what):
 def plot_densities(f, outdir):
     grid = f["density/grid"][()]
     values = f["density/values"][()]
-    names = [n.decode() if isinstance(n, bytes) else n for n in f["blocks/names"][()]]
-    fig, ax = plt.subplots(figsize=(9, 5.5))
+    names = _names(f["blocks/names"])
+    with_legend = len(names) <= LEGEND_LINES
+    fig, ax = _figure(12 if with_legend else 10, 6)
     cmap = plt.get_cmap("viridis", max(len(names), 2))
+    styles = ["-", "--", "-.", ":"]
     floor = 1e-12 * values.max()
-    for i, (name, density) in enumerate(zip(names, values)):
-        ax.semilogy(grid, np.maximum(density, floor), color=cmap(i), lw=1.0,
-                    label=_short(name) if len(names) <= 30 else None)
+    labels = short_labels(names, 24)
+    for i, (label, density) in enumerate(zip(labels, values)):
+        ax.semilogy(grid, np.maximum(density, floor), color=cmap(i), lw=1.1, ls=styles[i % len(styles)],
+                    label=label if with_legend else None)
     ax.set_xlabel("eigenvalue")
     ax.set_ylabel("spectral density (log)")
     ax.set_ylim(bottom=max(floor, 1e-8 * values.max()))
-    ax.set_title(_title(f, "Per-block Hessian spectral densities"), fontsize=10)
-    if len(names) <= 30:
-        ax.legend(fontsize=6, ncol=2, loc="upper right")
+    ax.set_title(_title(f, f"Per-block Hessian spectral densities ({len(names)} blocks)"), fontsize=10)
+    if with_legend:
+        _legend_outside(ax, fontsize=7, ncol=1 if len(names) <= 20 else 2, handlelength=2.5)
+    else:
+        mappable = matplotlib.cm.ScalarMappable(cmap=cmap, norm=matplotlib.colors.Normalize(0, len(names) - 1))
+        fig.colorbar(mappable, ax=ax, label="block index (model order; too many blocks for a legend)")
     return _save(fig, os.path.join(outdir, "densities.png"))
 
 
 def _heatmap(matrix, names, title, label, path, vmin=None, vmax=None):
-    fig, ax = plt.subplots(figsize=(8, 7))
+    fig, ax = _figure(9, 8)
     im = ax.imshow(matrix, cmap="magma", vmin=vmin, vmax=vmax)
     if len(names) <= 40:
+        labels = short_labels(names, 24)
+        fontsize = 7 if len(names) <= 30 else 6
         ax.set_xticks(range(len(names)))
         ax.set_yticks(range(len(names)))
-        ax.set_xticklabels([_short(n, 20) for n in names], rotation=90, fontsize=6)
-        ax.set_yticklabels([_short(n, 20) for n in names], fontsize=6)
-    fig.colorbar(im, ax=ax, label=label)
+        ax.set_xticklabels(labels, rotation=90, fontsize=fontsize)
+        ax.set_yticklabels(labels, fontsize=fontsize)
+    else:
+        ax.set_xlabel(f"block index ({len(names)} blocks, model order)")
+        ax.set_ylabel("block index")
+    fig.colorbar(im, ax=ax, label=label, shrink=0.85)
     ax.set_title(title, fontsize=10)
     return _save(fig, path)
 
 
 def plot_js(f, outdir):
-    names = [n.decode() if isinstance(n, bytes) else n for n in f["blocks/names"][()]]
+    names = _names(f["blocks/names"])
     js = f["js/matrix"][()]
     title = _title(f, f"Jensen–Shannon distance between block spectra (mean {f.attrs.get('mean_js', np.nan):.3f})")
     return _heatmap(js, names, title, "JS distance (log2, bounded)", os.path.join(outdir, "js_heatmap.png"), 0.0, 1.0)
 
 
 def plot_coupling(f, outdir):
-    names = [n.decode() if isinstance(n, bytes) else n for n in f["blocks/names"][()]]
+    names = _names(f["blocks/names"])
     ratio = f["coupling/ratio"][()]
     title = f"Block coupling r_ab = ‖H_ab‖F / sqrt(‖H_aa‖F ‖H_bb‖F) — {f.attrs.get('model_spec', '')}"
     return _heatmap(ratio, names, title, "r_ab", os.path.join(outdir, "coupling_heatmap.png"), 0.0, None)
 
+
+# ----------------------------------------------------------------- diagnostics
 
 def _partition_groups(f):
     groups = f["partitions"]
@@ -87,7 +232,7 @@ def _partition_label(g):
     name = os.path.splitext(os.path.basename(str(g.attrs["file"])))[0]
     strategy = str(g.attrs["strategy"])
     label = strategy if name == strategy else f"{strategy} ({name})"
-    return f"{label}: {int(g.attrs['num_blocks'])} blocks, mean|v/v̄−1| {g.attrs['mean_abs_dev']:.3f}"
+    return f"{label}:\n{int(g.attrs['num_blocks'])} blocks, mean|v/v̄−1| {g.attrs['mean_abs_dev']:.3f}"
 
 
 def _diagnostics_title(f, what):
@@ -99,7 +244,7 @@ def _diagnostics_title(f, what):
 def plot_log_ratio_histograms(f, outdir):
     edges = f["histogram_edges"][()]
     centres = 0.5 * (edges[1:] + edges[:-1])
-    fig, ax = plt.subplots(figsize=(9, 5.5))
+    fig, ax = _figure(12, 5.5)
     for g in _partition_groups(f):
         counts = g["histogram"][()].astype(float)
         total = counts.sum()
@@ -110,12 +255,12 @@ def plot_log_ratio_histograms(f, outdir):
     ax.set_ylabel("fraction of elements")
     ax.axvline(0.0, color="grey", lw=0.6)
     ax.set_title(_diagnostics_title(f, "Per-element second moment against its block mean"), fontsize=10)
-    ax.legend(fontsize=7)
+    _legend_outside(ax, labelspacing=0.9)
     return _save(fig, os.path.join(outdir, "log_ratio_histogram.png"))
 
 
 def plot_block_cv(f, outdir):
-    fig, ax = plt.subplots(figsize=(9, 5.5))
+    fig, ax = _figure(12, 5.5)
     for g in _partition_groups(f):
         size = g["blocks/size"][()]
         cv = g["blocks/cv"][()][size > 1]
@@ -127,25 +272,43 @@ def plot_block_cv(f, outdir):
     ax.set_ylabel("coefficient of variation of v within the block")
     ax.set_yscale("symlog", linthresh=0.1)
     ax.set_title(_diagnostics_title(f, "CV of E[g²] per block"), fontsize=10)
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        _legend_outside(ax, labelspacing=0.9)
     return _save(fig, os.path.join(outdir, "block_cv.png"))
 
 
 def plot_tensor_deviation(f, outdir):
+    """Horizontal bars: one row per tensor (model order, top to bottom), one
+    bar per partition; at most MAX_DEVIATION_TENSORS rows (those with the
+    largest deviation under any partition)."""
     groups = _partition_groups(f)
-    names = [n.decode() if isinstance(n, bytes) else n for n in groups[0]["tensors/names"][()]]
-    fig, ax = plt.subplots(figsize=(max(8, 0.35 * len(names) * len(groups) ** 0.5), 5.5))
-    width = 0.8 / len(groups)
+    names = _names(groups[0]["tensors/names"])
+    devs = np.full((len(groups), len(names)), np.nan)
     for i, g in enumerate(groups):
-        order = {(n.decode() if isinstance(n, bytes) else n): k for k, n in enumerate(g["tensors/names"][()])}
+        order = {n: k for k, n in enumerate(_names(g["tensors/names"]))}
         dev = g["tensors/mean_abs_dev"][()]
-        ax.bar(np.arange(len(names)) + i * width, [dev[order[n]] for n in names], width,
-               label=_partition_label(g))
-    ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2)
-    ax.set_xticklabels([_short(n, 24) for n in names], rotation=90, fontsize=6)
-    ax.set_ylabel("mean |v_i / v̄_b − 1| over the tensor")
-    ax.set_title(_diagnostics_title(f, "Error of replacing v by its block mean, per tensor"), fontsize=10)
-    ax.legend(fontsize=7)
+        devs[i] = [dev[order[n]] if n in order else np.nan for n in names]
+    shown = np.arange(len(names))
+    title = _diagnostics_title(f, "Error of replacing v by its block mean, per tensor")
+    if len(names) > MAX_DEVIATION_TENSORS:
+        worst = np.nan_to_num(np.nanmax(np.where(np.isnan(devs), -np.inf, devs), axis=0), nan=-np.inf)
+        shown = np.sort(np.argsort(-worst, kind="stable")[:MAX_DEVIATION_TENSORS])
+        title += f"\nshowing the {len(shown)} of {len(names)} tensors with the largest deviation (model order)"
+    labels = short_labels(names, 26)
+    rows = len(shown)
+    bar = 0.8 / len(groups)
+    height = min(2.2 + rows * max(0.16, 0.07 * len(groups)), 16.0)
+    fig, ax = _figure(11, height)
+    y = np.arange(rows)
+    for i, g in enumerate(groups):
+        ax.barh(y - 0.4 + (i + 0.5) * bar, devs[i, shown], bar, label=_partition_label(g))
+    ax.set_yticks(y)
+    ax.set_yticklabels([labels[k] for k in shown], fontsize=7)
+    ax.set_ylim(rows - 0.5, -0.5)  # first tensor on top
+    ax.set_xlabel("mean |v_i / v̄_b − 1| over the tensor")
+    ax.grid(axis="x", lw=0.4, alpha=0.5)
+    ax.set_title(title, fontsize=10)
+    _legend_outside(ax, labelspacing=0.9)
     return _save(fig, os.path.join(outdir, "tensor_deviation.png"))
 
 
@@ -167,32 +330,86 @@ def plot_result(kind, path, outdir):
     return written
 
 
+# ----------------------------------------------------------------- comparison
+
+def _file_labels(paths, models):
+    """The model spec per file; files that share it are told apart by the file name."""
+    stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    labels = []
+    for i, model in enumerate(models):
+        if models.count(model) == 1:
+            labels.append(model)
+        elif [s for m, s in zip(models, stems) if m == model].count(stems[i]) == 1:
+            labels.append(f"{model}\n({stems[i]})")
+        else:
+            labels.append(f"{model}\n({paths[i]})")
+    return ["\n".join(_wrap(part, 28) for part in label.split("\n")) for label in labels]
+
+
+def _wrap(text, width):
+    """Lines of about `width` characters, broken after ',', ':', '/' or a space (never dropping text)."""
+    lines, line = [], ""
+    for token in re.split(r"(?<=[,:/ ])", text):
+        if line and len(line) + len(token) > width:
+            lines.append(line.rstrip())
+            line = ""
+        line += token
+    return "\n".join(lines + [line.rstrip()])
+
+
 def plot_comparison(paths, outdir):
     """Mean JS between weight blocks per model, and each block's λ_max."""
     os.makedirs(outdir, exist_ok=True)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
-    labels, values, errors = [], [], []
-    for i, path in enumerate(paths):
+    models, values, errors, tops = [], [], [], []
+    for path in paths:
         with h5py.File(path, "r") as f:
-            label = str(f.attrs.get("model_spec", os.path.basename(path)))
+            models.append(str(f.attrs.get("model_spec", os.path.basename(path))))
             ndim = f["blocks/ndim"][()]
             js, se = f["js/matrix"][()], f["js/stderr"][()]
             keep = np.where(ndim >= 2)[0]
             pairs = [(a, b) for ai, a in enumerate(keep) for b in keep[ai + 1:]]
-            labels.append(label)
             values.append(np.mean([js[a, b] for a, b in pairs]) if pairs else np.nan)
             errors.append(np.mean([se[a, b] for a, b in pairs]) if pairs else 0.0)
-            if "top_eigenvalues" in f:
-                top = f["top_eigenvalues"][()][:, 0]
-                shown = top[(ndim >= 2) & np.isfinite(top) & (top > 0)]
-                right.scatter(np.full(shown.size, i), shown, s=14, alpha=0.7)
-    left.bar(labels, values, yerr=errors, capsize=4, color="tab:purple")
+            top = None
+            if "top_eigenvalues" in f and f["top_eigenvalues"].ndim == 2 and f["top_eigenvalues"].shape[1] > 0:
+                first = f["top_eigenvalues"][()][:, 0]
+                top = first[(ndim >= 2) & np.isfinite(first) & (first > 0)]
+            tops.append(top)
+    labels = _file_labels(list(map(str, paths)), models)
+    x = np.arange(len(paths))
+    width = min(MAX_WIDTH_IN, max(12.0, 2.0 + 1.6 * len(paths)))
+    fig, (left, right) = _figure(width, 5.5, ncols=2)
+    rotation = 0 if len(paths) <= 4 else 30
+    align = "center" if rotation == 0 else "right"
+
+    left.bar(x, np.nan_to_num(values, nan=0.0), yerr=errors, capsize=4, color="tab:purple")
+    for xi, v in zip(x, values):
+        if np.isnan(v):
+            left.text(xi, 0.02, "n/a\n(< 2 weight blocks)", ha="center", va="bottom", fontsize=7)
     left.set_ylabel("mean pairwise JS distance (weight blocks)")
     left.set_ylim(0, 1)
     left.set_title("Block spectrum heterogeneity", fontsize=10)
-    right.set_yscale("log")
-    right.set_xticks(range(len(labels)))
-    right.set_xticklabels(labels)
+
+    missing = [labels[i].replace("\n", " ") for i, t in enumerate(tops) if t is None]
+    plotted = False
+    for i, top in enumerate(tops):
+        if top is not None and top.size:
+            right.scatter(np.full(top.size, i), top, s=14, alpha=0.7, color=f"C{i % 10}")
+            plotted = True
+    if plotted:
+        right.set_yscale("log")
+    else:
+        right.set_yticks([])
+    if missing:
+        note = "no top-k eigenvalues in: " + ", ".join(missing)
+        right.text(0.5, 0.5 if not plotted else 0.03, _wrap(note, 48) +
+                   "\n(spectrum was run with --top-k 0)", transform=right.transAxes,
+                   ha="center", va="center" if not plotted else "bottom", fontsize=8, color="0.25",
+                   bbox=dict(boxstyle="round", fc="white", ec="0.7"))
+    right.set_xlim(-0.5, len(paths) - 0.5)
     right.set_ylabel("λ_max of each weight block")
     right.set_title("Curvature scale of each block", fontsize=10)
+    for ax in (left, right):
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels, rotation=rotation, ha=align, fontsize=8)
     return [_save(fig, os.path.join(outdir, "heterogeneity_comparison.png"))]
