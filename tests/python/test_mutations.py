@@ -995,35 +995,9 @@ def mutation_test(kind, bases, binary, tmp_path):
     run_cases(binary, kind, cases)
 
 
-def test_data_file_mutations(bases, binary, tmp_path):
-    mutation_test("data", bases, binary, tmp_path)
-
-
-def test_partition_file_mutations(bases, binary, tmp_path):
-    mutation_test("partition", bases, binary, tmp_path)
-
-
-def test_gradient_file_mutations(bases, binary, tmp_path):
-    mutation_test("gradients", bases, binary, tmp_path)
-
-
-def test_params_file_mutations(bases, binary, tmp_path):
-    for command in ("spectrum", "partition", "diagnose"):
-        help_text = subprocess.run([os.fspath(binary), command, "--help"], capture_output=True, text=True).stdout
-        if "--params" not in help_text:
-            pytest.skip(f"`blockscope {command}` has no --params option yet")
-    mutation_test("params", bases, binary, tmp_path)
-
-
-def test_checkpoint_file_mutations(bases, binary, tmp_path):
-    mutation_test("checkpoint", bases, binary, tmp_path)
-
-
-def test_spectrum_file_mutations(bases, binary, tmp_path):
-    mutation_test("spectrum", bases, binary, tmp_path)
-
-
-def test_torchscript_file_mutations(bases, binary, tmp_path):
-    if not (bases / "model.pt").exists():
+@pytest.mark.parametrize("kind", ["data", "partition", "gradients", "params", "checkpoint", "spectrum",
+                                  "torchscript"])
+def test_file_mutations(kind, bases, binary, tmp_path):
+    if kind == "torchscript" and not (bases / "model.pt").exists():
         pytest.skip(f"{sys.executable} could not script a model with torch")
-    mutation_test("torchscript", bases, binary, tmp_path)
+    mutation_test(kind, bases, binary, tmp_path)
