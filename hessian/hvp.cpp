@@ -30,11 +30,6 @@ std::vector<std::vector<double>> ParameterLayout::per_tensor(const double* flat)
   return out;
 }
 
-int ParameterLayout::index_of(const std::string& name) const {
-  auto it = std::find(names.begin(), names.end(), name);
-  return it == names.end() ? -1 : static_cast<int>(it - names.begin());
-}
-
 LossHessian::LossHessian(models::Model& model, std::vector<data::Batch> batches,
                          const HvpSettings& settings)
     : model_(model), batches_(std::move(batches)) {

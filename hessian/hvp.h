@@ -40,7 +40,6 @@ struct ParameterLayout {
   std::vector<std::int64_t> offsets;  // [P + 1]; tensor t is [offsets[t], offsets[t+1])
   std::int64_t total() const { return offsets.empty() ? 0 : offsets.back(); }
   std::int64_t numel(std::size_t t) const { return offsets[t + 1] - offsets[t]; }
-  int index_of(const std::string& name) const;  // -1 when absent
   // A flat vector of total() values cut into one vector per tensor.
   std::vector<std::vector<double>> per_tensor(const double* flat) const;
 };

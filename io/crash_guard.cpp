@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cstring>
 
 namespace blockscope::io {
@@ -35,12 +36,12 @@ void on_crash(int signal) {
   const char* name = signal == SIGSEGV ? "SIGSEGV" : signal == SIGBUS ? "SIGBUS" : signal == SIGFPE ? "SIGFPE" : "SIGILL";
   write_text("blockscope: error: crashed (");
   write_text(name);
-  if (input_path[0] != '\0') {
-    write_text(") while reading ");
-    write_text(input_path);
-    write_text(": the file is probably corrupt (recreate it); if it is intact, please report this with the command\n");
-  } else {
+  if (input_path[0] == '\0') {
     write_text("); please report this with the command line\n");
+  } else {
+    write_text("; the last input opened was ");
+    write_text(input_path);
+    write_text(": if it is corrupt, recreate it; if it is intact, please report this with the command line)\n");
   }
   ::_exit(1);
 }
@@ -48,10 +49,16 @@ void on_crash(int signal) {
 }  // namespace
 
 void install_crash_guard() {
+  // Its own stack, so that a stack overflow still reaches the handler.
+  static char stack[64 * 1024];
+  stack_t alternate{};
+  alternate.ss_sp = stack;
+  alternate.ss_size = sizeof(stack);
+  ::sigaltstack(&alternate, nullptr);
   struct sigaction action {};
   action.sa_handler = on_crash;
   sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESETHAND;
+  action.sa_flags = SA_RESETHAND | SA_ONSTACK;
   for (int signal : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) ::sigaction(signal, &action, nullptr);
 }
 
@@ -61,6 +68,7 @@ void register_temporary_file(const std::string& path) {
   for (std::size_t i = 0; i < kSlots; ++i) {
     if (!in_use[i]) {
       copy_path(temporary[i], path);
+      std::atomic_signal_fence(std::memory_order_seq_cst);  // the path is complete before the slot is seen
       in_use[i] = 1;
       return;
     }

@@ -92,9 +92,9 @@ AtomicH5Writer::AtomicH5Writer(std::filesystem::path path, const std::string& sc
   }
   temp_path_ = path_;
   temp_path_ += fmt::format(".tmp-{}", static_cast<long>(::getpid()));
-  register_temporary_file(temp_path_.string());
   try {
     file_ = H5::H5File(temp_path_.string(), H5F_ACC_TRUNC);
+    register_temporary_file(temp_path_.string());
   } catch (const H5::Exception&) {
     throw std::runtime_error(fmt::format("cannot create {} (is the directory writable?)",
                                          temp_path_.string()));
@@ -438,7 +438,8 @@ void require_numeric_data(const DatasetInfo& info, const std::string& name) {
   }
   // Stored data may be compressed, but not beyond 1024:1; a larger declared
   // size means a corrupt header or a dataset that was never written.
-  const long double declared = static_cast<long double>(info.num_elements()) * info.element_size;
+  long double declared = info.element_size;  // in long double: a uint64 product of corrupt dims can wrap
+  for (const hsize_t d : info.dims) declared *= static_cast<long double>(d);
   if (declared > std::max<long double>(1 << 20, 1024.0L * info.storage_bytes)) {
     throw std::runtime_error(fmt::format(
         "dataset '{}' declares shape {} ({:.3g} bytes) but the file stores only {} bytes of it (corrupt or never "

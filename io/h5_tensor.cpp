@@ -66,11 +66,17 @@ at::ScalarType stored_dtype(const H5::Group& group, const std::string& name) {
   H5::DataSet ds = group.openDataSet(name);
   if (has_attribute(ds, "dtype")) {
     const std::string dtype = read_string_attribute(ds, "dtype");
+    const bool is_signed = info.type_class == H5T_INTEGER && ds.getIntType().getSign() != H5T_SGN_NONE;
     for (const StoredType& t : stored_types()) {
-      if (dtype == t.name && info.type_class == t.h5->getClass() && info.element_size == t.h5->getSize()) return t.dtype;
+      const bool t_signed = t.h5->getClass() == H5T_INTEGER && H5::IntType(*t.h5).getSign() != H5T_SGN_NONE;
+      if (dtype == t.name && info.type_class == t.h5->getClass() && info.element_size == t.h5->getSize() &&
+          is_signed == t_signed) {
+        return t.dtype;
+      }
     }
     throw std::runtime_error(fmt::format("dataset '{}' claims dtype '{}' but stores {}{} elements", name, dtype,
-                                         info.type_class == H5T_FLOAT ? "float" : "integer", 8 * info.element_size));
+                                         info.type_class == H5T_FLOAT ? "float" : is_signed ? "int" : "uint",
+                                         8 * info.element_size));
   }
   if (info.type_class == H5T_FLOAT) return info.element_size == 8 ? at::kDouble : at::kFloat;
   if (info.type_class == H5T_INTEGER) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <stdexcept>
 
@@ -45,7 +46,11 @@ bool is_partition_file(const std::string& choice) {
 }
 
 Partition StrategyRegistry::make_or_load(const std::string& choice, const StrategyInputs& inputs) const {
-  if (!is_partition_file(choice)) return make(choice, inputs);
+  const std::vector<std::string> known = names();
+  // A strategy name wins over a file of that name in the working directory.
+  if (std::find(known.begin(), known.end(), choice) != known.end() || !is_partition_file(choice)) {
+    return make(choice, inputs);
+  }
   Partition p = Partition::load(choice);
   p.validate_against(inputs.model);
   return p;

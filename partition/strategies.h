@@ -45,8 +45,9 @@ class StrategyRegistry {
   void add(const std::string& name, const std::string& help, StrategyBuilder builder);
   // Builds the named partition; an unknown name throws listing the valid ones.
   Partition make(const std::string& name, const StrategyInputs& inputs) const;
-  // A strategy by name, or a partition file loaded and validated against
-  // inputs.model: what `train` and the Python optimizers accept.
+  // A strategy by name (names win over files of the same name), or a
+  // partition file loaded and validated against inputs.model: what `train`
+  // and the Python optimizers accept.
   Partition make_or_load(const std::string& choice, const StrategyInputs& inputs) const;
   // Names in the order added, and each one's one-line help.
   std::vector<std::string> names() const;

@@ -31,8 +31,10 @@ class Optimizer {
     const optimizers::OptimizerSpec parsed = optimizers::parse_optimizer_spec(spec);
     partition::StrategyInputs in;
     std::vector<std::vector<float>> grads;
+    const std::string choice = partition.empty() ? optimizers::default_partition_strategy(parsed) : partition;
     for (std::size_t i = 0; i < params.size(); ++i) {
       in.model.push_back({names[i], params[i].sizes().vec()});
+      if (choice != "gefen") continue;  // only gefen reads gradients: no host copy otherwise
       const at::Tensor& g = params[i].grad();
       const at::Tensor flat =
           (g.defined() ? g : at::zeros_like(params[i])).detach().reshape({-1}).to(at::kCPU, at::kFloat).contiguous();
@@ -40,7 +42,6 @@ class Optimizer {
     }
     for (const auto& g : grads) in.gradients.push_back({g.data(), static_cast<std::int64_t>(g.size())});
     in.adam_mini.heads = {n_heads, n_kv_heads, head_dim};
-    const std::string choice = partition.empty() ? optimizers::default_partition_strategy(parsed) : partition;
     partition::Partition p = partition::StrategyRegistry().make_or_load(choice, in);
     warnings_ = partition::unmatched_tensor_warnings(p);
     std::vector<optimizers::NamedParamGroup> named(groups.size());

@@ -86,7 +86,11 @@ GradientFile read_gradient_file(const std::string& path, const std::vector<parti
     if (infos.back().type_class != H5T_FLOAT) {
       throw std::runtime_error(fmt::format("{}: gradient '{}' is not floating point", path, name));
     }
-    io::require_numeric_data(infos.back(), name);
+    try {
+      io::require_numeric_data(infos.back(), name);
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(fmt::format("{}: {}", path, e.what()));
+    }
     names.push_back(name);
   }
   if (names.empty()) {
@@ -143,7 +147,10 @@ GradientFile read_gradient_file(const std::string& path, const std::vector<parti
             path, infos[0].dims[0]));
       }
     }
-    if (stacked) K = io::read_int_attribute(root, "minibatches");
+    if (stacked) {
+      K = io::read_int_attribute(root, "minibatches");
+      if (K < 1) throw std::runtime_error(fmt::format("{}: the root attribute minibatches must be ≥ 1, got {}", path, K));
+    }
     for (std::size_t i = 0; i < names.size(); ++i) {
       std::vector<std::int64_t> shape = dims_of(infos[i]);
       if (stacked && K != 1) {

@@ -93,6 +93,9 @@ void run_diagnose(const DiagnoseOptions& o) {
   io::check_output_file(o.out);
   if (!o.plots.empty()) io::check_output_directory(o.plots);
   if (o.partitions.empty()) throw std::runtime_error("give at least one --partition FILE.h5");
+  if (!o.params.empty() && !o.gradients.empty()) {
+    throw std::runtime_error("--params has no effect with --gradients (the gradients are already computed): drop one");
+  }
   if (o.dense && !o.gradients.empty()) {
     throw std::runtime_error("--dense needs the model's Hessian: use --model/--data instead of --gradients");
   }

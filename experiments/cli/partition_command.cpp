@@ -142,6 +142,9 @@ void run_partition(const PartitionOptions& o) {
     throw std::runtime_error(
         "the curvature statistic needs --model/--data; with --gradients use --statistic squared-gradient");
   }
+  if (!o.params.empty() && !o.gradients.empty() && !o.model_given) {
+    throw std::runtime_error("--params needs --model: with --gradients alone no model is loaded");
+  }
   io::check_output_file(o.out);
   if (!o.json.empty()) io::check_output_file(o.json);
   partition::StrategyInputs inputs;

@@ -30,7 +30,11 @@ void ProgressBar::update(std::int64_t done, std::int64_t total) {
   done_ = done;
   total_ = total;
   const auto now = std::chrono::steady_clock::now();
-  if (!estimated_ && done > 0 && done < total && (20 * done >= total || elapsed_seconds() >= 2.0)) print_estimate();
+  // Runs shorter than 0.2 s get no estimate: their rate is timer noise.
+  const double elapsed = elapsed_seconds();
+  if (!estimated_ && done > 0 && done < total && elapsed >= 0.2 && (20 * done >= total || elapsed >= 2.0)) {
+    print_estimate();
+  }
   if (terminal_) {
     if (now - last_draw_ < std::chrono::milliseconds(200)) return;
     last_draw_ = now;

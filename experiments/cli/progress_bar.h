@@ -1,7 +1,8 @@
 // A progress line with rate and ETA on stderr for long computations.
 // On a terminal it redraws one line (at most 5 times a second); otherwise
 // (logs, CI) it prints a line at every 10 % so logs stay short. Once, after
-// the first 5 % of the work or 2 s, it prints an estimate of the whole run.
+// the first 5 % of the work (and at least 0.2 s) or 2 s, it prints an
+// estimate of the whole run.
 // The rate is shown from then on (earlier it is a spike, not a rate).
 #pragma once
 

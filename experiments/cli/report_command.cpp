@@ -49,6 +49,11 @@ FileSummary summarise(const std::string& path) {
   std::vector<double> js = io::read_doubles(file.openGroup("/js"), "matrix");
   std::vector<double> se = io::read_doubles(file.openGroup("/js"), "stderr");
   const std::size_t B = ndim.size();
+  if (B == 0) throw std::runtime_error(fmt::format("{} is corrupt: it has no blocks", path));
+  if (js.size() != B * B || se.size() != B * B) {
+    throw std::runtime_error(fmt::format("{} is corrupt: /js/matrix and /js/stderr must be [{}, {}] for its {} blocks",
+                                         path, B, B, B));
+  }
   double sum = 0, sum_se = 0;
   std::int64_t pairs = 0;
   for (std::size_t a = 0; a < B; ++a) {
@@ -63,6 +68,9 @@ FileSummary summarise(const std::string& path) {
   if (io::has_dataset(root, "top_eigenvalues")) {
     std::vector<double> top = io::read_doubles(root, "top_eigenvalues");
     const std::size_t k = top.size() / B;
+    if (k == 0 || top.size() != k * B) {
+      throw std::runtime_error(fmt::format("{} is corrupt: /top_eigenvalues must be [{}, k]", path, B));
+    }
     double lo = INFINITY, hi = 0;
     for (std::size_t b = 0; b < B; ++b) {
       const double l = top[b * k];

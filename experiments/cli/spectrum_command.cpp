@@ -121,7 +121,7 @@ void register_spectrum(CLI::App& app) {
   auto o = std::make_shared<SpectrumOptions>();
   analysis::add_hessian_options(*cmd, o->inputs);
   cmd->add_option("--lanczos-steps", o->steps, "Lanczos steps m per probe (≥ 2)")->capture_default_str()->check(kPositive);
-  cmd->add_option("--probes", o->probes, "SLQ probes n_v per block (≥ 1->check(kPositive); ≥ 20 for JS comparisons)")->capture_default_str();
+  cmd->add_option("--probes", o->probes, "SLQ probes n_v per block (≥ 1; ≥ 20 for JS comparisons)")->capture_default_str()->check(kPositive);
   cmd->add_option("--sigma", o->sigma, "Gaussian smoothing σ of the densities (> 0)")->capture_default_str();
   cmd->add_option("--sigma-mode", o->sigma_mode, "relative (σ × spectral range) or absolute")
       ->capture_default_str()->check(CLI::IsMember({"relative", "absolute"}));

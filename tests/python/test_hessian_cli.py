@@ -107,7 +107,7 @@ def test_coupling_file_and_plot(blockscope, tmp_path):
     (["--sigma", "0"], "--sigma must be > 0"),
     (["--sigma", "-1"], "--sigma must be > 0"),
     (["--lanczos-steps", "1"], "--lanczos-steps must be ≥ 2"),
-    (["--probes", "0"], "--probes must be ≥ 1"),
+    (["--probes", "0"], "--probes: must be ≥ 1, got 0"),
 ])
 def test_spectrum_rejects_bad_settings(blockscope, tmp_path, args, fragment):
     out = tmp_path / "never.h5"

@@ -431,3 +431,21 @@ def test_every_result_file_describes_itself(blockscope, tmp_path):
     with h5py.File(tmp_path / "partition.h5") as f:
         keys = list(f["tensors"])
         assert len(keys) > 10 and keys == sorted(keys) and keys[0] == "00", keys[:12]
+
+
+def test_a_strategy_name_wins_over_a_file_of_that_name(blockscope, tmp_path, monkeypatch):
+    (tmp_path / "adam-mini").mkdir()  # a folder named like the strategy, in the working directory
+    monkeypatch.chdir(tmp_path)
+    blockscope("train", "--model", "gpt", "--optimizer", "adam-mini", "--steps", "1", "--batch-size", "2",
+               "--out", tmp_path / "run.h5")
+    with h5py.File(tmp_path / "run.h5") as f:
+        assert f.attrs["partition_strategy"] == "adam-mini"
+
+
+def test_gradient_file_minibatches_attribute_must_be_positive(blockscope, tmp_path):
+    with h5py.File(tmp_path / "g.h5", "w") as f:
+        f["w"] = np.ones((3, 2), np.float32)
+        f.attrs["minibatches"] = -7
+    out = tmp_path / "p.h5"
+    error_line(blockscope, ["partition", "-s", "gefen", "--gradients", tmp_path / "g.h5", "--out", out],
+               "the root attribute minibatches must be ≥ 1, got -7", out)
