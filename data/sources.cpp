@@ -21,9 +21,10 @@ std::string shape_string(at::IntArrayRef shape) {
 
 void require(bool ok, const std::string& source, const std::string& what) {
   if (!ok) {
-    throw std::runtime_error(fmt::format(
-        "data source '{}' does not fit this model: it needs {} (pick another --data; `blockscope "
-        "models` lists sources)", source, what));
+    throw std::runtime_error(
+        fmt::format("data source '{}' does not fit this model: it needs {} (pick another data source; `blockscope "
+                    "models` lists them)",
+                    source, what));
   }
 }
 
@@ -54,19 +55,25 @@ const std::vector<SourceDoc>& source_docs() {
 
 Dataset load_dataset(const std::string& spec, const InputSpec& input, const SourceOptions& options) {
   if (options.examples <= 0) {
-    throw std::runtime_error(fmt::format("--examples must be positive (got {})", options.examples));
+    throw std::runtime_error(fmt::format("the number of examples must be positive (got {})", options.examples));
   }
   if (is_file_source(spec)) return read_h5_dataset(spec);
 
   std::string name = spec;
   if (name == "auto") {
     switch (input.kind) {
-      case Kind::kFeatures: name = "mixture"; break;
-      case Kind::kImage: name = "images"; break;
-      case Kind::kTokens: name = "text"; break;
+      case Kind::kFeatures:
+        name = "mixture";
+        break;
+      case Kind::kImage:
+        name = "images";
+        break;
+      case Kind::kTokens:
+        name = "text";
+        break;
       case Kind::kUnknown:
         throw std::runtime_error(
-            "a TorchScript model declares no input shape: give --data FILE.h5 with 'inputs' and "
+            "a TorchScript model declares no input shape: give an HDF5 data file with 'inputs' and "
             "'targets'");
     }
   }
@@ -77,16 +84,14 @@ Dataset load_dataset(const std::string& spec, const InputSpec& input, const Sour
   }
   if (name == "images") {
     require(input.kind == Kind::kImage, name, "an image model such as cnn, resnet or vit");
-    return template_images(options.examples, shape[0], shape[1], shape[2], input.num_classes,
-                           options.seed);
+    return template_images(options.examples, shape[0], shape[1], shape[2], input.num_classes, options.seed);
   }
   if (name == "markov") {
     require(input.kind == Kind::kTokens, name, "a token model such as gpt");
     return markov_tokens(options.examples, sequence_length(input, options), input.vocab, options.seed);
   }
   if (name == "text") {
-    require(input.kind == Kind::kTokens && input.vocab >= 256, name,
-            "a token model with vocab ≥ 256 (byte tokens)");
+    require(input.kind == Kind::kTokens && input.vocab >= 256, name, "a token model with vocab ≥ 256 (byte tokens)");
     return text_windows(options.examples, sequence_length(input, options), options.seed);
   }
   // A path without a .h5 suffix or a '/': read it as the user's file, whose checks say what is wrong with it.
@@ -101,25 +106,24 @@ void check_dataset_fits(const Dataset& d, const InputSpec& input) {
   const std::string where = d.description;
   at::IntArrayRef example = d.inputs.sizes().slice(1);
   if (input.kind == Kind::kTokens) {
-    if (d.inputs.dim() != 2 || at::isFloatingType(d.inputs.scalar_type()) ||
-        example[0] > input.example_shape[0]) {
-      throw std::runtime_error(fmt::format(
-          "{}: inputs of shape {} do not fit a token model (need integer [N, T] with T ≤ {})",
-          where, shape_string(d.inputs.sizes()), input.example_shape[0]));
+    if (d.inputs.dim() != 2 || at::isFloatingType(d.inputs.scalar_type()) || example[0] > input.example_shape[0]) {
+      throw std::runtime_error(
+          fmt::format("{}: inputs of shape {} do not fit a token model (need integer [N, T] with T ≤ {})", where,
+                      shape_string(d.inputs.sizes()), input.example_shape[0]));
     }
     if (d.inputs.min().item<std::int64_t>() < 0 || d.inputs.max().item<std::int64_t>() >= input.vocab) {
-      throw std::runtime_error(fmt::format("{}: token ids must lie in [0, {}) for this model's vocab",
-                                           where, input.vocab));
+      throw std::runtime_error(
+          fmt::format("{}: token ids must lie in [0, {}) for this model's vocab", where, input.vocab));
     }
   } else if (example.vec() != input.example_shape || !at::isFloatingType(d.inputs.scalar_type())) {
-    throw std::runtime_error(fmt::format(
-        "{}: inputs of shape {} (per example {}) do not fit the model, which takes float {}", where,
-        shape_string(d.inputs.sizes()), shape_string(example), shape_string(input.example_shape)));
+    throw std::runtime_error(
+        fmt::format("{}: inputs of shape {} (per example {}) do not fit the model, which takes float {}", where,
+                    shape_string(d.inputs.sizes()), shape_string(example), shape_string(input.example_shape)));
   }
   if (!at::isFloatingType(d.targets.scalar_type())) {
     if (d.targets.min().item<std::int64_t>() < 0 || d.targets.max().item<std::int64_t>() >= input.num_classes) {
-      throw std::runtime_error(fmt::format(
-          "{}: class ids in 'targets' must lie in [0, {}) for this model", where, input.num_classes));
+      throw std::runtime_error(
+          fmt::format("{}: class ids in 'targets' must lie in [0, {}) for this model", where, input.num_classes));
     }
   }
 }

@@ -9,16 +9,16 @@
 namespace blockscope::data {
 
 std::string read_text_corpus() {
-  static const std::array<const char*, 14> kFiles = {
-      "Apache-2.0", "Artistic", "BSD",   "CC0-1.0", "GFDL-1.2", "GFDL-1.3", "GPL-1",
-      "GPL-2",      "GPL-3",    "LGPL-2", "LGPL-2.1", "LGPL-3", "MPL-1.1",  "MPL-2.0"};
+  static const std::array<const char*, 14> kFiles = {"Apache-2.0", "Artistic", "BSD",     "CC0-1.0", "GFDL-1.2",
+                                                     "GFDL-1.3",   "GPL-1",    "GPL-2",   "GPL-3",   "LGPL-2",
+                                                     "LGPL-2.1",   "LGPL-3",   "MPL-1.1", "MPL-2.0"};
   std::string corpus;
   for (const char* name : kFiles) {
     std::string path = std::string("/usr/share/common-licenses/") + name;
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-      throw std::runtime_error(fmt::format(
-          "text corpus file {} is missing (it comes with Debian's base-files package)", path));
+      throw std::runtime_error(
+          fmt::format("text corpus file {} is missing (it comes with Debian's base-files package)", path));
     }
     std::ostringstream buffer;
     buffer << in.rdbuf();
@@ -38,9 +38,9 @@ Dataset text_windows(std::int64_t examples, std::int64_t length, std::uint64_t s
   at::Tensor starts = at::randperm(available, gen, at::TensorOptions().dtype(at::kLong)).slice(0, 0, n) * length;
   at::Tensor offsets = at::arange(length + 1, at::kLong);
   at::Tensor windows = bytes.index({starts.unsqueeze(1) + offsets.unsqueeze(0)});
-  return {windows.slice(1, 0, length).contiguous(), windows.slice(1, 1, length + 1).contiguous(),
-          fmt::format("text(debian-licenses, {} bytes, examples={}, length={}, seed={})",
-                      corpus.size(), n, length, seed)};
+  return {
+      windows.slice(1, 0, length).contiguous(), windows.slice(1, 1, length + 1).contiguous(),
+      fmt::format("text(debian-licenses, {} bytes, examples={}, length={}, seed={})", corpus.size(), n, length, seed)};
 }
 
 }  // namespace blockscope::data

@@ -15,12 +15,18 @@
 namespace blockscope::hessian {
 
 void validate(const BlockSpectraOptions& options) {
-  if (options.slq.steps < 2) throw std::runtime_error(fmt::format("--lanczos-steps must be ≥ 2 (got {})", options.slq.steps));
-  if (options.slq.probes < 1) throw std::runtime_error(fmt::format("--probes must be ≥ 1 (got {})", options.slq.probes));
-  if (!(options.smoothing.value > 0)) throw std::runtime_error(fmt::format("--sigma must be > 0 (got {})", options.smoothing.value));
-  if (options.grid.min_points < 4000) throw std::runtime_error(fmt::format("--grid-points must be ≥ 4000 (got {})", options.grid.min_points));
-  if (options.bootstrap_replicates < 0) throw std::runtime_error(fmt::format("--bootstrap must be ≥ 0 (got {})", options.bootstrap_replicates));
-  if (options.top_eigenvalues && options.top.k < 1) throw std::runtime_error(fmt::format("--top-k must be ≥ 0 (got {})", options.top.k));
+  if (options.slq.steps < 2)
+    throw std::runtime_error(fmt::format("Lanczos steps per probe must be ≥ 2 (got {})", options.slq.steps));
+  if (options.slq.probes < 1)
+    throw std::runtime_error(fmt::format("SLQ probes per block must be ≥ 1 (got {})", options.slq.probes));
+  if (!(options.smoothing.value > 0))
+    throw std::runtime_error(fmt::format("the smoothing σ must be > 0 (got {})", options.smoothing.value));
+  if (options.grid.min_points < 4000)
+    throw std::runtime_error(fmt::format("the density grid needs ≥ 4000 points (got {})", options.grid.min_points));
+  if (options.bootstrap_replicates < 0)
+    throw std::runtime_error(fmt::format("bootstrap replicates must be ≥ 0 (got {})", options.bootstrap_replicates));
+  if (options.top_eigenvalues && options.top.k < 1)
+    throw std::runtime_error(fmt::format("top-k must be ≥ 0 (got {})", options.top.k));
 }
 
 SpectraPlan plan_block_spectra(const std::vector<Eigen::Index>& sizes, const BlockSpectraOptions& options) {
@@ -33,8 +39,7 @@ SpectraPlan plan_block_spectra(const std::vector<Eigen::Index>& sizes, const Blo
 }
 
 BlockSpectra compute_block_spectra(const std::vector<const SymmetricOperator*>& blocks,
-                                   const std::vector<std::string>& names,
-                                   const BlockSpectraOptions& options,
+                                   const std::vector<std::string>& names, const BlockSpectraOptions& options,
                                    const OperationProgress& progress) {
   const std::size_t count = blocks.size();
   if (count == 0) throw std::runtime_error("no blocks to analyse");
@@ -51,7 +56,8 @@ BlockSpectra compute_block_spectra(const std::vector<const SymmetricOperator*>& 
   // Largest blocks first, so the last job to finish is a short one.
   std::vector<std::size_t> order(count);
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return out.sizes[a] > out.sizes[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return out.sizes[a] > out.sizes[b]; });
 
   std::atomic<std::size_t> next{0};
   std::mutex mutex;  // guards progress reporting and the first error

@@ -23,8 +23,8 @@
 namespace blockscope::hessian {
 
 struct BlockSpectraOptions {
-  SlqOptions slq;                  // steps m, probes n_v, reorthogonalize, base seed
-  Smoothing smoothing;             // σ and its mode
+  SlqOptions slq;       // steps m, probes n_v, reorthogonalize, base seed
+  Smoothing smoothing;  // σ and its mode
   GridSettings grid;
   bool top_eigenvalues = true;     // Spectra top-k per block
   TopEigenOptions top;             // k, tolerance
@@ -33,16 +33,16 @@ struct BlockSpectraOptions {
 };
 
 struct BlockSpectra {
-  std::vector<std::string> names;       // [B]
-  std::vector<Eigen::Index> sizes;      // [B]
-  std::vector<SlqResult> slq;           // [B]
-  std::vector<TopEigenResult> top;      // [B] (empty when not requested)
+  std::vector<std::string> names;   // [B]
+  std::vector<Eigen::Index> sizes;  // [B]
+  std::vector<SlqResult> slq;       // [B]
+  std::vector<TopEigenResult> top;  // [B] (empty when not requested)
   DensityGrid grid;
-  Eigen::MatrixXd densities;            // [B, G]
-  Eigen::MatrixXd js;                   // [B, B]
-  Eigen::MatrixXd js_stderr;            // [B, B]
-  double mean_js = 0.0;                 // mean off-diagonal JS (0 for B = 1)
-  std::int64_t num_operations = 0;      // all operator applications
+  Eigen::MatrixXd densities;        // [B, G]
+  Eigen::MatrixXd js;               // [B, B]
+  Eigen::MatrixXd js_stderr;        // [B, B]
+  double mean_js = 0.0;             // mean off-diagonal JS (0 for B = 1)
+  std::int64_t num_operations = 0;  // all operator applications
 };
 
 // Operator applications planned for blocks of these sizes: SLQ exactly
@@ -68,8 +68,7 @@ void validate(const BlockSpectraOptions& options);
 // at once. Throws std::runtime_error on invalid options (from SLQ/grid) or
 // when a worker fails (the first error is rethrown after all workers stop).
 BlockSpectra compute_block_spectra(const std::vector<const SymmetricOperator*>& blocks,
-                                   const std::vector<std::string>& names,
-                                   const BlockSpectraOptions& options,
+                                   const std::vector<std::string>& names, const BlockSpectraOptions& options,
                                    const OperationProgress& progress = {});
 
 }  // namespace blockscope::hessian

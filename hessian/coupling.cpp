@@ -22,9 +22,9 @@ double squared_norm_on(const Eigen::VectorXd& y, const BlockRanges& ranges) {
 CouplingResult block_coupling(const SymmetricOperator& op, const std::vector<BlockRanges>& blocks,
                               const CouplingOptions& options, const ProgressCallback& progress) {
   if (options.probes < kMinCouplingProbes) {
-    throw std::runtime_error(fmt::format(
-        "block coupling needs at least {} probes per block, got {}; raise the probe count",
-        kMinCouplingProbes, options.probes));
+    throw std::runtime_error(
+        fmt::format("block coupling needs at least {} probes per block, got {}; raise the probe count",
+                    kMinCouplingProbes, options.probes));
   }
   if (blocks.empty()) throw std::runtime_error("block coupling got no blocks; pass at least one block");
   const Eigen::Index n = op.rows();
@@ -80,8 +80,8 @@ CouplingResult block_coupling(const SymmetricOperator& op, const std::vector<Blo
   for (Eigen::Index a = 0; a < b_count; ++a) {
     for (Eigen::Index b = 0; b < b_count; ++b) {
       const double denominator = std::sqrt(result.frobenius(a, a) * result.frobenius(b, b));
-      result.ratio(a, b) = denominator > 0.0 ? result.frobenius(a, b) / denominator
-                                             : std::numeric_limits<double>::quiet_NaN();
+      result.ratio(a, b) =
+          denominator > 0.0 ? result.frobenius(a, b) / denominator : std::numeric_limits<double>::quiet_NaN();
     }
   }
   return result;

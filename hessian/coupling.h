@@ -27,15 +27,15 @@ namespace blockscope::hessian {
 inline constexpr int kMinCouplingProbes = 30;
 
 struct CouplingOptions {
-  int probes = 30;          // per block, ≥ 30
+  int probes = 30;  // per block, ≥ 30
   std::uint64_t seed = 0;
 };
 
 struct CouplingResult {
-  Eigen::MatrixXd frobenius;     // [B, B] ‖H_ab‖_F estimate, symmetric
-  Eigen::MatrixXd squared;       // [B, B] ‖H_ab‖²_F estimate, symmetric
+  Eigen::MatrixXd frobenius;       // [B, B] ‖H_ab‖_F estimate, symmetric
+  Eigen::MatrixXd squared;         // [B, B] ‖H_ab‖²_F estimate, symmetric
   Eigen::MatrixXd squared_stderr;  // [B, B] standard error of `squared` over probes
-  Eigen::MatrixXd ratio;         // [B, B] r_ab; 1 on the diagonal; NaN where ‖H_aa‖_F ‖H_bb‖_F = 0
+  Eigen::MatrixXd ratio;           // [B, B] r_ab; 1 on the diagonal; NaN where ‖H_aa‖_F ‖H_bb‖_F = 0
   int probes = 0;
   std::int64_t num_operations = 0;  // B · probes
 };

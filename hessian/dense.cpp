@@ -1,20 +1,21 @@
 #include "hessian/dense.h"
 
-#include <Eigen/Eigenvalues>
 #include <fmt/format.h>
+#include <Eigen/Eigenvalues>
 
 #include <stdexcept>
 
 namespace blockscope::hessian {
 
-DenseMatrix dense_matrix(const SymmetricOperator& op, Eigen::Index max_size) {
+DenseMatrix dense_matrix(const SymmetricOperator& op, Eigen::Index max_size,
+                         const std::function<void(std::int64_t, std::int64_t)>& progress) {
   const Eigen::Index n = op.rows();
   if (n < 1) throw std::runtime_error("dense_matrix got an empty operator (0 rows); check the block sizes");
   if (n > max_size) {
-    throw std::runtime_error(fmt::format(
-        "operator of size {} is too large for the dense path (limit {}, n² float64); "
-        "use SLQ / top-k for this block or raise the limit",
-        n, max_size));
+    throw std::runtime_error(
+        fmt::format("operator of size {} is too large for the dense path (limit {}, n² float64); "
+                    "use SLQ / top-k for this block or raise the limit",
+                    n, max_size));
   }
   DenseMatrix result;
   Eigen::MatrixXd a(n, n);
@@ -23,6 +24,7 @@ DenseMatrix dense_matrix(const SymmetricOperator& op, Eigen::Index max_size) {
     unit[j] = 1.0;
     op.perform_op(unit.data(), a.col(j).data());
     unit[j] = 0.0;
+    if (progress) progress(j + 1, n);
   }
   result.num_operations = n;
   const double scale = a.cwiseAbs().maxCoeff();
@@ -33,8 +35,8 @@ DenseMatrix dense_matrix(const SymmetricOperator& op, Eigen::Index max_size) {
 
 Eigen::VectorXd symmetric_eigenvalues(const Eigen::MatrixXd& matrix) {
   if (matrix.rows() != matrix.cols()) {
-    throw std::runtime_error(fmt::format(
-        "symmetric_eigenvalues needs a square matrix, got {}x{}", matrix.rows(), matrix.cols()));
+    throw std::runtime_error(
+        fmt::format("symmetric_eigenvalues needs a square matrix, got {}x{}", matrix.rows(), matrix.cols()));
   }
   Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(matrix, Eigen::EigenvaluesOnly);
   if (solver.info() != Eigen::Success) {

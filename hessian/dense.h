@@ -13,6 +13,8 @@
 
 #include <cstdint>
 
+#include <functional>
+
 #include "hessian/operator.h"
 
 namespace blockscope::hessian {
@@ -26,8 +28,10 @@ struct DenseMatrix {
   std::int64_t num_operations = 0;  // = n
 };
 
-// Throws std::runtime_error if n > max_size.
-DenseMatrix dense_matrix(const SymmetricOperator& op, Eigen::Index max_size = kDefaultMaxDenseSize);
+// Throws std::runtime_error if n > max_size. progress: (columns done, n)
+// after each application.
+DenseMatrix dense_matrix(const SymmetricOperator& op, Eigen::Index max_size = kDefaultMaxDenseSize,
+                         const std::function<void(std::int64_t done, std::int64_t total)>& progress = {});
 // Eigenvalues [n] ascending of a symmetric matrix [n, n] (lower triangle read).
 Eigen::VectorXd symmetric_eigenvalues(const Eigen::MatrixXd& matrix);
 // Eigenvalues [n] ascending of dense_matrix(op).matrix.

@@ -5,9 +5,9 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <fstream>
-#include <unistd.h>
 
 #include "data/loss.h"
 
@@ -30,10 +30,9 @@ std::vector<std::vector<double>> ParameterLayout::per_tensor(const double* flat)
   return out;
 }
 
-LossHessian::LossHessian(models::Model& model, std::vector<data::Batch> batches,
-                         const HvpSettings& settings)
+LossHessian::LossHessian(models::Model& model, std::vector<data::Batch> batches, const HvpSettings& settings)
     : model_(model), batches_(std::move(batches)) {
-  if (batches_.empty()) throw std::runtime_error("no batches to build the Hessian from (raise --batches)");
+  if (batches_.empty()) throw std::runtime_error("no batches to build the Hessian from (give at least one batch)");
   if (model_.parameters().empty()) {
     throw std::runtime_error("the model has no trainable parameters: nothing to analyse");
   }
@@ -81,8 +80,7 @@ LossHessian::LossHessian(models::Model& model, std::vector<data::Batch> batches,
   }
 }
 
-std::vector<at::Tensor> LossHessian::first_order(std::size_t b, const std::vector<int>& wrt,
-                                                 double* loss_value) const {
+std::vector<at::Tensor> LossHessian::first_order(std::size_t b, const std::vector<int>& wrt, double* loss_value) const {
   const data::Batch& batch = batches_[b];
   at::Tensor loss = data::mean_loss(model_.forward(batch.inputs), batch.targets);
   if (loss_value) *loss_value = loss.item<double>();
@@ -121,9 +119,10 @@ std::vector<at::Tensor> LossHessian::product(const std::vector<std::pair<int, at
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     if (!result[i].defined()) result[i] = at::zeros_like(params_[outputs[i]]);
     if (!at::isfinite(result[i]).all().item<bool>()) {
-      throw std::runtime_error(fmt::format(
-          "a Hessian-vector product is not finite in '{}': the loss surface overflows here (try "
-          "--dtype float64 or other data)", layout_.names[outputs[i]]));
+      throw std::runtime_error(
+          fmt::format("a Hessian-vector product is not finite in '{}': the loss surface overflows here (try "
+                      "float64 or other data)",
+                      layout_.names[outputs[i]]));
     }
   }
   num_products_.fetch_add(1);
@@ -145,8 +144,10 @@ std::vector<at::Tensor> LossHessian::gradient() const {
   for (std::size_t b = 0; b < batches_.size(); ++b) {
     std::vector<at::Tensor> g = batch_gradient(b);
     for (std::size_t t = 0; t < g.size(); ++t) {
-      if (b == 0) total.push_back(g[t] * batch_weights_[b]);
-      else total[t] += g[t] * batch_weights_[b];
+      if (b == 0)
+        total.push_back(g[t] * batch_weights_[b]);
+      else
+        total[t] += g[t] * batch_weights_[b];
     }
   }
   return total;
@@ -157,8 +158,10 @@ std::vector<at::Tensor> LossHessian::squared_gradient() const {
   for (std::size_t b = 0; b < batches_.size(); ++b) {
     std::vector<at::Tensor> g = batch_gradient(b);
     for (std::size_t t = 0; t < g.size(); ++t) {
-      if (b == 0) total.push_back(g[t].square() * batch_weights_[b]);
-      else total[t] += g[t].square() * batch_weights_[b];
+      if (b == 0)
+        total.push_back(g[t].square() * batch_weights_[b]);
+      else
+        total[t] += g[t].square() * batch_weights_[b];
     }
   }
   return total;
@@ -212,7 +215,8 @@ void BlockHessian::apply(const double* x, double* y) const {
       continue;
     }
     const std::size_t i = std::lower_bound(tensors_.begin(), tensors_.end(), p.tensor) - tensors_.begin();
-    at::Tensor part = hv[i].reshape({-1}).slice(0, p.local_begin, p.local_begin + p.length).to(at::kDouble).contiguous();
+    at::Tensor part =
+        hv[i].reshape({-1}).slice(0, p.local_begin, p.local_begin + p.length).to(at::kDouble).contiguous();
     std::copy(part.data_ptr<double>(), part.data_ptr<double>() + p.length, out);
   }
 }

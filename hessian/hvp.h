@@ -27,8 +27,8 @@
 #include <vector>
 
 #include "data/dataset.h"
-#include "experiments/models/model.h"
 #include "hessian/operator.h"
+#include "models/model.h"
 
 namespace blockscope::hessian {
 
@@ -45,8 +45,8 @@ struct ParameterLayout {
 };
 
 struct HvpSettings {
-  bool reuse_graph = true;                // keep first-order graphs across products
-  double graph_memory_limit_gib = 8.0;    // fall back to rebuilding above this
+  bool reuse_graph = true;              // keep first-order graphs across products
+  double graph_memory_limit_gib = 8.0;  // fall back to rebuilding above this
 };
 
 class LossHessian {
@@ -112,7 +112,7 @@ class BlockHessian final : public SymmetricOperator {
     int tensor;
     std::int64_t local_begin;  // within the flattened tensor
     std::int64_t length;
-    std::int64_t block_offset; // position in the block vector
+    std::int64_t block_offset;  // position in the block vector
   };
   const LossHessian& hessian_;
   std::vector<Piece> pieces_;

@@ -1,7 +1,7 @@
 #include "hessian/lanczos.h"
 
-#include <Eigen/Eigenvalues>
 #include <fmt/format.h>
+#include <Eigen/Eigenvalues>
 
 #include <algorithm>
 #include <cmath>
@@ -14,8 +14,8 @@ namespace blockscope::hessian {
 LanczosResult lanczos(const SymmetricOperator& op, const LanczosOptions& options) {
   const Eigen::Index n = op.rows();
   if (options.steps < 2) {
-    throw std::runtime_error(fmt::format(
-        "Lanczos needs at least 2 steps, got m = {}; raise the Lanczos step count", options.steps));
+    throw std::runtime_error(
+        fmt::format("Lanczos needs at least 2 steps, got m = {}; raise the Lanczos step count", options.steps));
   }
   if (n < 1) throw std::runtime_error("Lanczos got an empty operator (0 rows); check the block sizes");
 
@@ -40,8 +40,7 @@ LanczosResult lanczos(const SymmetricOperator& op, const LanczosOptions& options
     alpha[j] = v.dot(w);
     if (!std::isfinite(alpha[j])) {
       throw std::runtime_error(fmt::format(
-          "the operator returned non-finite values at Lanczos step {}; check the model and loss for NaN/Inf",
-          j + 1));
+          "the operator returned non-finite values at Lanczos step {}; check the model and loss for NaN/Inf", j + 1));
     }
     w -= alpha[j] * v;
     max_abs_alpha = std::max(max_abs_alpha, std::abs(alpha[j]));
@@ -80,8 +79,7 @@ void gauss_quadrature(LanczosResult& result) {
   solver.computeFromTridiagonal(result.alpha, result.beta, Eigen::ComputeEigenvectors);
   if (solver.info() != Eigen::Success) {
     throw std::runtime_error(fmt::format(
-        "tridiagonal eigensolver did not converge on a {}x{} Lanczos matrix; report this with the α/β values",
-        k, k));
+        "tridiagonal eigensolver did not converge on a {}x{} Lanczos matrix; report this with the α/β values", k, k));
   }
   result.nodes = solver.eigenvalues();
   result.weights = solver.eigenvectors().row(0).transpose().array().square();

@@ -35,12 +35,12 @@ struct LanczosOptions {
 };
 
 struct LanczosResult {
-  Eigen::VectorXd alpha;    // [steps] diagonal of T
-  Eigen::VectorXd beta;     // [steps − 1] off-diagonal of T
-  int steps = 0;            // steps done = size of T (≤ m_b)
-  bool breakdown = false;   // stopped before m_b on the β threshold
-  Eigen::VectorXd nodes;    // [steps] θ_k, ascending
-  Eigen::VectorXd weights;  // [steps] τ_k ≥ 0, Σ τ_k = 1 (to rounding)
+  Eigen::VectorXd alpha;            // [steps] diagonal of T
+  Eigen::VectorXd beta;             // [steps − 1] off-diagonal of T
+  int steps = 0;                    // steps done = size of T (≤ m_b)
+  bool breakdown = false;           // stopped before m_b on the β threshold
+  Eigen::VectorXd nodes;            // [steps] θ_k, ascending
+  Eigen::VectorXd weights;          // [steps] τ_k ≥ 0, Σ τ_k = 1 (to rounding)
   std::int64_t num_operations = 0;  // operator applications by this call (= steps)
 };
 

@@ -9,19 +9,17 @@ namespace blockscope::hessian {
 
 DenseOperator::DenseOperator(Eigen::MatrixXd matrix) : matrix_(std::move(matrix)) {
   if (matrix_.rows() != matrix_.cols() || matrix_.rows() == 0) {
-    throw std::runtime_error(fmt::format(
-        "DenseOperator needs a non-empty square matrix, got {}x{}; pass the [n, n] matrix",
-        matrix_.rows(), matrix_.cols()));
+    throw std::runtime_error(
+        fmt::format("DenseOperator needs a non-empty square matrix, got {}x{}; pass the [n, n] matrix", matrix_.rows(),
+                    matrix_.cols()));
   }
 }
 
 void DenseOperator::apply(const double* x, double* y) const {
-  Eigen::Map<Eigen::VectorXd>(y, rows()).noalias() =
-      matrix_ * Eigen::Map<const Eigen::VectorXd>(x, rows());
+  Eigen::Map<Eigen::VectorXd>(y, rows()).noalias() = matrix_ * Eigen::Map<const Eigen::VectorXd>(x, rows());
 }
 
-ShiftedOperator::ShiftedOperator(const SymmetricOperator& base, double shift)
-    : base_(base), shift_(shift) {}
+ShiftedOperator::ShiftedOperator(const SymmetricOperator& base, double shift) : base_(base), shift_(shift) {}
 
 void ShiftedOperator::apply(const double* x, double* y) const {
   base_.perform_op(x, y);
@@ -53,20 +51,17 @@ Eigen::Index validate_ranges(const BlockRanges& ranges, Eigen::Index n) {
   }
   for (const IndexRange& r : ranges) {
     if (r.begin < 0 || r.end > n || r.begin >= r.end) {
-      throw std::runtime_error(fmt::format(
-          "index range [{}, {}) is empty or outside [0, {}); fix the block definition",
-          r.begin, r.end, n));
+      throw std::runtime_error(
+          fmt::format("index range [{}, {}) is empty or outside [0, {}); fix the block definition", r.begin, r.end, n));
     }
   }
   BlockRanges sorted = ranges;
-  std::sort(sorted.begin(), sorted.end(),
-            [](const IndexRange& a, const IndexRange& b) { return a.begin < b.begin; });
+  std::sort(sorted.begin(), sorted.end(), [](const IndexRange& a, const IndexRange& b) { return a.begin < b.begin; });
   Eigen::Index total = sorted.front().size();
   for (std::size_t i = 1; i < sorted.size(); ++i) {
     if (sorted[i].begin < sorted[i - 1].end) {
-      throw std::runtime_error(fmt::format(
-          "index ranges [{}, {}) and [{}, {}) overlap; blocks must be disjoint",
-          sorted[i - 1].begin, sorted[i - 1].end, sorted[i].begin, sorted[i].end));
+      throw std::runtime_error(fmt::format("index ranges [{}, {}) and [{}, {}) overlap; blocks must be disjoint",
+                                           sorted[i - 1].begin, sorted[i - 1].end, sorted[i].begin, sorted[i].end));
     }
     total += sorted[i].size();
   }

@@ -11,9 +11,7 @@ std::uint64_t splitmix64(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
-std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t index) {
-  return splitmix64(seed ^ splitmix64(index));
-}
+std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t index) { return splitmix64(seed ^ splitmix64(index)); }
 
 Eigen::VectorXd rademacher(Eigen::Index n, std::uint64_t stream_seed) {
   std::mt19937_64 generator(stream_seed);

@@ -74,8 +74,8 @@ PairCheckResult check_gradient_ratio_pairs(const Eigen::MatrixXd& h, const Eigen
     r.fraction_within.push_back(r.pairs_above[k] > 0 ? double(within[k]) / double(r.pairs_above[k])
                                                      : std::numeric_limits<double>::quiet_NaN());
   }
-  r.rank_correlation = coupling.size() >= 3 ? pearson(ranks(coupling), ranks(closeness))
-                                            : std::numeric_limits<double>::quiet_NaN();
+  r.rank_correlation =
+      coupling.size() >= 3 ? pearson(ranks(coupling), ranks(closeness)) : std::numeric_limits<double>::quiet_NaN();
   return r;
 }
 

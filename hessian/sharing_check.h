@@ -19,12 +19,12 @@
 namespace blockscope::hessian {
 
 struct PairCheckResult {
-  std::vector<double> thresholds;            // [C] the c values
-  std::vector<std::int64_t> pairs_above;     // [C] pairs with c_ij ≥ c
-  std::vector<double> fraction_within;       // [C] of those, share with ratio in [c², 1/c²] (NaN if none)
-  std::int64_t pairs = 0;                    // usable pairs (positive diagonals, g² > 0)
-  std::int64_t skipped = 0;                  // pairs skipped for a non-positive diagonal or zero g²
-  double rank_correlation = 0.0;             // Spearman ρ (NaN with < 3 pairs)
+  std::vector<double> thresholds;         // [C] the c values
+  std::vector<std::int64_t> pairs_above;  // [C] pairs with c_ij ≥ c
+  std::vector<double> fraction_within;    // [C] of those, share with ratio in [c², 1/c²] (NaN if none)
+  std::int64_t pairs = 0;                 // usable pairs (positive diagonals, g² > 0)
+  std::int64_t skipped = 0;               // pairs skipped for a non-positive diagonal or zero g²
+  double rank_correlation = 0.0;          // Spearman ρ (NaN with < 3 pairs)
 };
 
 // hessian_block: [n, n] symmetric; squared_gradients: [n] measured E[g²].

@@ -17,8 +17,8 @@ constexpr double kGaussianCutoffSigmas = 38.0;
 constexpr double kPi = 3.14159265358979323846;
 
 // out[i] += Σ_k w_k N(t_i; θ_k, σ²) over the grid, each term within the cutoff.
-void add_gaussians(const double* nodes, const double* weights, Eigen::Index count,
-                   const DensityGrid& grid, double* out) {
+void add_gaussians(const double* nodes, const double* weights, Eigen::Index count, const DensityGrid& grid,
+                   double* out) {
   const Eigen::Index g = grid.points.size();
   const double t0 = grid.points[0];
   const double inv_sigma = 1.0 / grid.sigma;
@@ -28,7 +28,8 @@ void add_gaussians(const double* nodes, const double* weights, Eigen::Index coun
     if (weights[k] == 0.0) continue;
     const double theta = nodes[k];
     const Eigen::Index lo = std::max<Eigen::Index>(0, Eigen::Index(std::ceil((theta - reach - t0) / grid.spacing)));
-    const Eigen::Index hi = std::min<Eigen::Index>(g - 1, Eigen::Index(std::floor((theta + reach - t0) / grid.spacing)));
+    const Eigen::Index hi =
+        std::min<Eigen::Index>(g - 1, Eigen::Index(std::floor((theta + reach - t0) / grid.spacing)));
     const double amplitude = weights[k] * scale;
     for (Eigen::Index i = lo; i <= hi; ++i) {
       const double x = (grid.points[i] - theta) * inv_sigma;
@@ -42,12 +43,11 @@ void add_gaussians(const double* nodes, const double* weights, Eigen::Index coun
 SlqResult slq(const SymmetricOperator& op, const SlqOptions& options, const ProgressCallback& progress) {
   if (options.probes < 1) {
     throw std::runtime_error(fmt::format(
-        "SLQ needs at least 1 probe, got n_v = {}; raise the probe count (≥ 20 for JS comparisons)",
-        options.probes));
+        "SLQ needs at least 1 probe, got n_v = {}; raise the probe count (≥ 20 for JS comparisons)", options.probes));
   }
   if (options.steps < 2) {
-    throw std::runtime_error(fmt::format(
-        "SLQ needs at least 2 Lanczos steps, got m = {}; raise the Lanczos step count", options.steps));
+    throw std::runtime_error(
+        fmt::format("SLQ needs at least 2 Lanczos steps, got m = {}; raise the Lanczos step count", options.steps));
   }
   SlqResult result;
   result.dimension = op.rows();
@@ -79,9 +79,7 @@ SlqResult slq(const SymmetricOperator& op, const SlqOptions& options, const Prog
   return result;
 }
 
-std::string to_string(SigmaMode mode) {
-  return mode == SigmaMode::absolute ? "absolute" : "relative";
-}
+std::string to_string(SigmaMode mode) { return mode == SigmaMode::absolute ? "absolute" : "relative"; }
 
 SigmaMode parse_sigma_mode(const std::string& name) {
   if (name == "absolute") return SigmaMode::absolute;
@@ -89,31 +87,29 @@ SigmaMode parse_sigma_mode(const std::string& name) {
   throw std::runtime_error(fmt::format("unknown sigma mode '{}'; valid: absolute, relative", name));
 }
 
-DensityGrid make_grid(double range_min, double range_max, const Smoothing& smoothing,
-                      const GridSettings& settings) {
+DensityGrid make_grid(double range_min, double range_max, const Smoothing& smoothing, const GridSettings& settings) {
   if (!(smoothing.value > 0.0) || !std::isfinite(smoothing.value)) {
-    throw std::runtime_error(fmt::format(
-        "density smoothing σ must be a finite value > 0, got {}; pass a positive sigma", smoothing.value));
+    throw std::runtime_error(
+        fmt::format("density smoothing σ must be a finite value > 0, got {}; pass a positive sigma", smoothing.value));
   }
   if (!std::isfinite(range_min) || !std::isfinite(range_max) || range_max < range_min) {
-    throw std::runtime_error(fmt::format(
-        "spectral range [{}, {}] is not a finite interval; check the Lanczos nodes", range_min, range_max));
+    throw std::runtime_error(
+        fmt::format("spectral range [{}, {}] is not a finite interval; check the Lanczos nodes", range_min, range_max));
   }
   if (settings.min_points < 4000) {
-    throw std::runtime_error(fmt::format(
-        "density grid needs at least 4000 points, got {}; raise the grid size", settings.min_points));
+    throw std::runtime_error(
+        fmt::format("density grid needs at least 4000 points, got {}; raise the grid size", settings.min_points));
   }
   if (!(settings.padding_sigmas >= 3.0)) {
-    throw std::runtime_error(fmt::format(
-        "density grid padding must be at least 3σ, got {}σ; raise the padding", settings.padding_sigmas));
+    throw std::runtime_error(
+        fmt::format("density grid padding must be at least 3σ, got {}σ; raise the padding", settings.padding_sigmas));
   }
   const double range = range_max - range_min;
   double sigma = smoothing.value;
   if (smoothing.mode == SigmaMode::relative) {
     if (range == 0.0) {
       throw std::runtime_error(fmt::format(
-          "relative σ needs a non-zero spectral range, but every node equals {}; give σ as absolute",
-          range_min));
+          "relative σ needs a non-zero spectral range, but every node equals {}; give σ as absolute", range_min));
     }
     sigma *= range;
   }
@@ -121,10 +117,10 @@ DensityGrid make_grid(double range_min, double range_max, const Smoothing& smoot
   const double hi = range_max + settings.padding_sigmas * sigma;
   const double needed = std::ceil((hi - lo) / (0.5 * sigma)) + 1.0;
   if (needed > double(settings.max_points)) {
-    throw std::runtime_error(fmt::format(
-        "σ = {} is too small for the spectral range [{}, {}]: the grid would need {} points (limit {}); "
-        "raise σ or the grid limit",
-        sigma, range_min, range_max, needed, settings.max_points));
+    throw std::runtime_error(
+        fmt::format("σ = {} is too small for the spectral range [{}, {}]: the grid would need {} points (limit {}); "
+                    "raise σ or the grid limit",
+                    sigma, range_min, range_max, needed, settings.max_points));
   }
   const Eigen::Index points = std::max<Eigen::Index>(settings.min_points, Eigen::Index(needed));
 
@@ -172,8 +168,8 @@ Eigen::VectorXd normalize_density(const Eigen::VectorXd& values, double spacing)
 Eigen::VectorXd gaussian_density(const Eigen::VectorXd& nodes, const Eigen::VectorXd& weights,
                                  const DensityGrid& grid) {
   if (nodes.size() != weights.size()) {
-    throw std::runtime_error(fmt::format(
-        "gaussian_density got {} nodes but {} weights; pass one weight per node", nodes.size(), weights.size()));
+    throw std::runtime_error(fmt::format("gaussian_density got {} nodes but {} weights; pass one weight per node",
+                                         nodes.size(), weights.size()));
   }
   Eigen::VectorXd values = Eigen::VectorXd::Zero(grid.points.size());
   add_gaussians(nodes.data(), weights.data(), nodes.size(), grid, values.data());

@@ -33,13 +33,13 @@ struct SlqOptions {
 };
 
 struct SlqResult {
-  Eigen::Index dimension = 0;  // n_b
-  Eigen::MatrixXd nodes;       // [n_v, m_b] θ of probe l, ascending; unused steps 0
-  Eigen::MatrixXd weights;     // [n_v, m_b] τ of probe l; unused steps 0
-  Eigen::VectorXi steps;       // [n_v] Lanczos steps done per probe
-  int breakdowns = 0;          // probes stopped early on the β threshold
-  double trace = 0.0;          // Hutchinson estimate of tr(A)
-  double trace_stderr = 0.0;   // standard error over probes; NaN when n_v = 1
+  Eigen::Index dimension = 0;       // n_b
+  Eigen::MatrixXd nodes;            // [n_v, m_b] θ of probe l, ascending; unused steps 0
+  Eigen::MatrixXd weights;          // [n_v, m_b] τ of probe l; unused steps 0
+  Eigen::VectorXi steps;            // [n_v] Lanczos steps done per probe
+  int breakdowns = 0;               // probes stopped early on the β threshold
+  double trace = 0.0;               // Hutchinson estimate of tr(A)
+  double trace_stderr = 0.0;        // standard error over probes; NaN when n_v = 1
   std::int64_t num_operations = 0;  // operator applications (Σ steps)
 
   int probes() const { return int(nodes.rows()); }
@@ -47,8 +47,7 @@ struct SlqResult {
 
 // Progress reports (probes done, n_v) after each probe. Throws
 // std::runtime_error if n_v < 1 or m < 2.
-SlqResult slq(const SymmetricOperator& op, const SlqOptions& options,
-              const ProgressCallback& progress = {});
+SlqResult slq(const SymmetricOperator& op, const SlqOptions& options, const ProgressCallback& progress = {});
 
 // ---- densities on a common grid ----
 
@@ -56,7 +55,7 @@ enum class SigmaMode {
   absolute,  // σ = value
   relative,  // σ = value · (λ_max − λ_min), the spectral range covered by the grid
 };
-std::string to_string(SigmaMode mode);        // "absolute" | "relative"
+std::string to_string(SigmaMode mode);  // "absolute" | "relative"
 SigmaMode parse_sigma_mode(const std::string& name);
 
 struct Smoothing {
@@ -73,11 +72,11 @@ struct GridSettings {
 // Uniform grid; G = max(min_points, points needed for spacing ≤ σ/2), so the
 // trapezoid rule integrates every Gaussian to ~1e-15.
 struct DensityGrid {
-  Eigen::VectorXd points;   // [G] ascending, uniform
-  double spacing = 0.0;     // Δt
-  double sigma = 0.0;       // absolute σ used for every density on this grid
-  Smoothing smoothing;      // σ as requested (value, mode): record both
-  double range_min = 0.0;   // spectral range covered, before padding
+  Eigen::VectorXd points;  // [G] ascending, uniform
+  double spacing = 0.0;    // Δt
+  double sigma = 0.0;      // absolute σ used for every density on this grid
+  Smoothing smoothing;     // σ as requested (value, mode): record both
+  double range_min = 0.0;  // spectral range covered, before padding
   double range_max = 0.0;
 };
 
@@ -98,8 +97,7 @@ SpectralRange node_range(const SlqResult& result);
 
 // Σ_k w_k N(t_i; θ_k, σ²) on the grid, normalised to trapezoid integral 1.
 // nodes, weights: [K]. Exact spectra: nodes = eigenvalues, weights = 1/n.
-Eigen::VectorXd gaussian_density(const Eigen::VectorXd& nodes, const Eigen::VectorXd& weights,
-                                 const DensityGrid& grid);
+Eigen::VectorXd gaussian_density(const Eigen::VectorXd& nodes, const Eigen::VectorXd& weights, const DensityGrid& grid);
 // Per-probe unnormalised densities [n_v, G]: row l = Σ_k τ_lk N(t; θ_lk, σ²).
 Eigen::MatrixXd probe_densities(const SlqResult& result, const DensityGrid& grid);
 // Scales a density [G] on a uniform grid to trapezoid integral 1.

@@ -49,9 +49,9 @@ Eigen::VectorXd cdf(const Eigen::VectorXd& grid, const Eigen::VectorXd& values) 
 
 double js_distance(const Eigen::VectorXd& p, const Eigen::VectorXd& q) {
   if (p.size() != q.size() || p.size() == 0) {
-    throw std::runtime_error(fmt::format(
-        "JS distance needs two densities on one grid, got sizes {} and {}; build them on a common grid",
-        p.size(), q.size()));
+    throw std::runtime_error(
+        fmt::format("JS distance needs two densities on one grid, got sizes {} and {}; build them on a common grid",
+                    p.size(), q.size()));
   }
   const Eigen::VectorXd pp = to_probabilities(p);
   const Eigen::VectorXd qq = to_probabilities(q);
@@ -74,14 +74,14 @@ Eigen::MatrixXd js_matrix(const Eigen::MatrixXd& densities) {
 double mean_pairwise(const Eigen::MatrixXd& matrix) {
   const Eigen::Index b = matrix.rows();
   if (b < 2 || matrix.cols() != b) {
-    throw std::runtime_error(fmt::format(
-        "mean pairwise distance needs a square matrix of at least 2 blocks, got {}x{}", b, matrix.cols()));
+    throw std::runtime_error(
+        fmt::format("mean pairwise distance needs a square matrix of at least 2 blocks, got {}x{}", b, matrix.cols()));
   }
   return (matrix.sum() - matrix.trace()) / double(b * (b - 1));
 }
 
-Eigen::MatrixXd js_bootstrap_stderr(const std::vector<SlqResult>& blocks, const DensityGrid& grid,
-                                    int replicates, std::uint64_t seed) {
+Eigen::MatrixXd js_bootstrap_stderr(const std::vector<SlqResult>& blocks, const DensityGrid& grid, int replicates,
+                                    std::uint64_t seed) {
   if (replicates < 2) {
     throw std::runtime_error(fmt::format(
         "JS bootstrap needs at least 2 replicates, got {}; raise the replicate count (e.g. 200)", replicates));
@@ -116,9 +116,9 @@ Eigen::MatrixXd js_bootstrap_stderr(const std::vector<SlqResult>& blocks, const 
 
 double wasserstein1(const Eigen::VectorXd& grid, const Eigen::VectorXd& p, const Eigen::VectorXd& q) {
   if (grid.size() < 2 || p.size() != grid.size() || q.size() != grid.size()) {
-    throw std::runtime_error(fmt::format(
-        "Wasserstein-1 needs two densities on one grid of ≥ 2 points, got grid {}, densities {} and {}",
-        grid.size(), p.size(), q.size()));
+    throw std::runtime_error(
+        fmt::format("Wasserstein-1 needs two densities on one grid of ≥ 2 points, got grid {}, densities {} and {}",
+                    grid.size(), p.size(), q.size()));
   }
   const Eigen::VectorXd difference = (cdf(grid, p) - cdf(grid, q)).cwiseAbs();
   double w = 0.0;

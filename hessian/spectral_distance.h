@@ -35,8 +35,8 @@ Eigen::MatrixXd js_matrix(const Eigen::MatrixXd& densities);
 double mean_pairwise(const Eigen::MatrixXd& matrix);
 // [B, B] bootstrap standard error of js_matrix(slq_densities(blocks, grid)).
 // Throws std::runtime_error if replicates < 2.
-Eigen::MatrixXd js_bootstrap_stderr(const std::vector<SlqResult>& blocks, const DensityGrid& grid,
-                                    int replicates, std::uint64_t seed);
+Eigen::MatrixXd js_bootstrap_stderr(const std::vector<SlqResult>& blocks, const DensityGrid& grid, int replicates,
+                                    std::uint64_t seed);
 
 // grid: [G] ascending; p, q: densities [G] (normalised here by the trapezoid rule).
 double wasserstein1(const Eigen::VectorXd& grid, const Eigen::VectorXd& p, const Eigen::VectorXd& q);

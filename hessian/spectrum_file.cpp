@@ -26,18 +26,22 @@ void write_spectrum_file(const std::filesystem::path& path, const BlockSpectra& 
   writer.describe("/blocks/names", "block names (a tensor, or tensor[begin:end] / 'block k' for partition blocks)");
   writer.describe("/blocks/sizes", "elements in each block");
   writer.describe("/blocks/ndim", "dimensions of the tensor each block lies in (weight blocks: >= 2)");
-  writer.describe("/slq/nodes", "[block, probe, step] Gauss quadrature nodes theta of each SLQ probe (unused steps: 0)");
-  writer.describe("/slq/weights", "[block, probe, step] Gauss quadrature weights tau of each SLQ probe (unused steps: 0)");
+  writer.describe("/slq/nodes",
+                  "[block, probe, step] Gauss quadrature nodes theta of each SLQ probe (unused steps: 0)");
+  writer.describe("/slq/weights",
+                  "[block, probe, step] Gauss quadrature weights tau of each SLQ probe (unused steps: 0)");
   writer.describe("/slq/steps", "[block, probe] Lanczos steps each probe took (fewer than m after a breakdown)");
   writer.describe("/density/grid", "eigenvalue grid shared by every block's density");
   writer.describe("/density/values", "[block, grid] Gaussian-smoothed spectral density of each block");
-  writer.describe("/js/matrix", "[block, block] bounded Jensen-Shannon distance (log2, in [0, 1]) between block densities");
+  writer.describe("/js/matrix",
+                  "[block, block] bounded Jensen-Shannon distance (log2, in [0, 1]) between block densities");
   writer.describe("/js/stderr", "[block, block] bootstrap standard error of the JS distance over probes");
   writer.describe("/trace", "Hutchinson estimate of each block's Hessian trace");
   writer.describe("/trace_stderr", "standard error of the trace estimate");
   writer.describe("/top_eigenvalues", "[block, k] largest eigenvalues by Spectra, descending (NaN unless converged)");
   writer.describe("/smallest_eigenvalue", "smallest eigenvalue of each block (NaN unless converged)");
-  writer.describe("/top_status", "convergence status of the top-k solve per block (converged, exact, not_converging, ...)");
+  writer.describe("/top_status",
+                  "convergence status of the top-k solve per block (converged, exact, not_converging, ...)");
   writer.describe("/top_hvp_count", "operator applications the top-k solve of each block took");
   H5::Group root = writer.root();
   write_attributes(root, settings);

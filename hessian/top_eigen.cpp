@@ -15,9 +15,12 @@ namespace {
 
 EigenStatus from_spectra(Spectra::CompInfo info) {
   switch (info) {
-    case Spectra::CompInfo::Successful: return EigenStatus::converged;
-    case Spectra::CompInfo::NotConverging: return EigenStatus::not_converging;
-    default: return EigenStatus::numerical_issue;
+    case Spectra::CompInfo::Successful:
+      return EigenStatus::converged;
+    case Spectra::CompInfo::NotConverging:
+      return EigenStatus::not_converging;
+    default:
+      return EigenStatus::numerical_issue;
   }
 }
 
@@ -57,11 +60,16 @@ Eigen::VectorXd spectra_solve(const SymmetricOperator& op, Eigen::Index nev, Spe
 
 std::string to_string(EigenStatus status) {
   switch (status) {
-    case EigenStatus::converged: return "converged";
-    case EigenStatus::not_converging: return "not_converging";
-    case EigenStatus::numerical_issue: return "numerical_issue";
-    case EigenStatus::exact: return "exact";
-    case EigenStatus::invariant_subspace: return "invariant_subspace";
+    case EigenStatus::converged:
+      return "converged";
+    case EigenStatus::not_converging:
+      return "not_converging";
+    case EigenStatus::numerical_issue:
+      return "numerical_issue";
+    case EigenStatus::exact:
+      return "exact";
+    case EigenStatus::invariant_subspace:
+      return "invariant_subspace";
   }
   return "unknown";
 }
@@ -95,15 +103,14 @@ TopEigenResult top_eigenvalues(const SymmetricOperator& op, const TopEigenOption
     result.num_operations = dense.num_operations;
     return result;
   }
-  result.largest = spectra_solve(op, options.k, Spectra::SortRule::LargestAlge, options, result,
-                                 result.largest_status);
+  result.largest = spectra_solve(op, options.k, Spectra::SortRule::LargestAlge, options, result, result.largest_status);
   // λ_min of A as λ_max + λ_min(A − λ_max I): Spectra's convergence test is
   // relative to |θ|, which fails for a λ_min inside a cluster at ~0 (a PSD
   // block with a large null space); after the shift |θ| ≈ the spectral range.
   const double shift = result.largest_status == EigenStatus::converged ? result.largest[0] : 0.0;
   const ShiftedOperator shifted(op, shift);
-  result.smallest = shift + spectra_solve(shifted, 1, Spectra::SortRule::SmallestAlge, options, result,
-                                          result.smallest_status)[0];
+  result.smallest =
+      shift + spectra_solve(shifted, 1, Spectra::SortRule::SmallestAlge, options, result, result.smallest_status)[0];
   if (!result.converged()) {
     const LanczosResult krylov = lanczos(op, {int(std::min<Eigen::Index>(n, 300)), true, 0, 0});
     result.num_operations += krylov.num_operations;

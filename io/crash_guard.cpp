@@ -33,7 +33,10 @@ void on_crash(int signal) {
   for (std::size_t i = 0; i < kSlots; ++i) {
     if (in_use[i]) ::unlink(temporary[i]);
   }
-  const char* name = signal == SIGSEGV ? "SIGSEGV" : signal == SIGBUS ? "SIGBUS" : signal == SIGFPE ? "SIGFPE" : "SIGILL";
+  const char* name = signal == SIGSEGV  ? "SIGSEGV"
+                     : signal == SIGBUS ? "SIGBUS"
+                     : signal == SIGFPE ? "SIGFPE"
+                                        : "SIGILL";
   write_text("blockscope: error: crashed (");
   write_text(name);
   if (input_path[0] == '\0') {

@@ -7,9 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <numeric>
 #include <stdexcept>
-#include <cstdio>
 #include <system_error>
 
 namespace blockscope::io {
@@ -31,18 +31,16 @@ H5::DataSpace space_for(const std::vector<hsize_t>& dims) {
 }
 
 template <typename T>
-void write_array_impl(H5::Group& group, const std::string& name, const T* data,
-                      const std::vector<hsize_t>& dims, const H5::PredType& file_type,
-                      const H5::PredType& mem_type) {
+void write_array_impl(H5::Group& group, const std::string& name, const T* data, const std::vector<hsize_t>& dims,
+                      const H5::PredType& file_type, const H5::PredType& mem_type) {
   H5::DataSet ds = group.createDataSet(name, file_type, space_for(dims));
-  std::uint64_t n = std::accumulate(dims.begin(), dims.end(), std::uint64_t{1},
-                                    [](std::uint64_t a, hsize_t b) { return a * b; });
+  std::uint64_t n =
+      std::accumulate(dims.begin(), dims.end(), std::uint64_t{1}, [](std::uint64_t a, hsize_t b) { return a * b; });
   if (n > 0) ds.write(data, mem_type);
 }
 
 template <typename T>
-std::vector<T> read_array_impl(const H5::Group& group, const std::string& name,
-                               const H5::PredType& mem_type) {
+std::vector<T> read_array_impl(const H5::Group& group, const std::string& name, const H5::PredType& mem_type) {
   DatasetInfo info = dataset_info(group, name);
   require_numeric_data(info, name);
   std::vector<T> out(info.num_elements());
@@ -81,14 +79,13 @@ void set_provenance(const std::string& version, const std::string& command_line)
   provenance() = {version, command_line};
 }
 
-AtomicH5Writer::AtomicH5Writer(std::filesystem::path path, const std::string& schema)
-    : path_(std::move(path)) {
+AtomicH5Writer::AtomicH5Writer(std::filesystem::path path, const std::string& schema) : path_(std::move(path)) {
   silence_hdf5_errors();
   std::filesystem::path parent = path_.parent_path();
   if (!parent.empty() && !std::filesystem::is_directory(parent)) {
-    throw std::runtime_error(fmt::format(
-        "cannot write {}: directory {} does not exist (create it or choose another --out)",
-        path_.string(), parent.string()));
+    throw std::runtime_error(
+        fmt::format("cannot write {}: directory {} does not exist (create it or choose another output path)",
+                    path_.string(), parent.string()));
   }
   temp_path_ = path_;
   temp_path_ += fmt::format(".tmp-{}", static_cast<long>(::getpid()));
@@ -96,8 +93,7 @@ AtomicH5Writer::AtomicH5Writer(std::filesystem::path path, const std::string& sc
     file_ = H5::H5File(temp_path_.string(), H5F_ACC_TRUNC);
     register_temporary_file(temp_path_.string());
   } catch (const H5::Exception&) {
-    throw std::runtime_error(fmt::format("cannot create {} (is the directory writable?)",
-                                         temp_path_.string()));
+    throw std::runtime_error(fmt::format("cannot create {} (is the directory writable?)", temp_path_.string()));
   }
   H5::Group root = file_.openGroup("/");
   set_attribute(root, "schema", schema);
@@ -154,8 +150,7 @@ void AtomicH5Writer::commit() {
   if (ec) {
     std::error_code ignored;
     std::filesystem::remove(temp_path_, ignored);
-    throw std::runtime_error(
-        fmt::format("cannot move the finished file onto {}: {}", path_.string(), ec.message()));
+    throw std::runtime_error(fmt::format("cannot move the finished file onto {}: {}", path_.string(), ec.message()));
   }
   committed_ = true;
   unregister_temporary_file(temp_path_.string());
@@ -186,9 +181,10 @@ void check_output_file(const std::filesystem::path& path) {
   }
   const std::filesystem::path parent = path.parent_path().empty() ? "." : path.parent_path();
   if (!std::filesystem::is_directory(parent, ec)) {
-    throw std::runtime_error(fmt::format("cannot write {}: directory {} does not exist (create it or choose another "
-                                         "path)",
-                                         path.string(), parent.string()));
+    throw std::runtime_error(
+        fmt::format("cannot write {}: directory {} does not exist (create it or choose another "
+                    "path)",
+                    path.string(), parent.string()));
   }
   if (!takes_new_files(parent)) {
     throw std::runtime_error(fmt::format("cannot write {}: directory {} is not writable (choose another path)",
@@ -208,9 +204,10 @@ void check_output_directory(const std::filesystem::path& directory) {
                                          directory.string(), existing.string()));
   }
   if (!takes_new_files(existing)) {
-    throw std::runtime_error(fmt::format("cannot write into directory {}: {} is not writable (choose another "
-                                         "directory)",
-                                         directory.string(), existing.string()));
+    throw std::runtime_error(
+        fmt::format("cannot write into directory {}: {} is not writable (choose another "
+                    "directory)",
+                    directory.string(), existing.string()));
   }
 }
 
@@ -230,19 +227,19 @@ H5::H5File open_for_reading(const std::filesystem::path& path) {
     throw std::runtime_error(fmt::format("file not found: {} (check the path)", path.string()));
   }
   if (std::filesystem::is_directory(path)) {
-    throw std::runtime_error(fmt::format("{} is a directory, not an HDF5 file (give the path of a .h5 file)", path.string()));
+    throw std::runtime_error(
+        fmt::format("{} is a directory, not an HDF5 file (give the path of a .h5 file)", path.string()));
   }
   note_input_file(path.string());
   if (H5::H5File::isHdf5(path.string()) <= 0) {
-    throw std::runtime_error(fmt::format(
-        "{} is not an HDF5 file (corrupt or another format; blockscope reads .h5 files)",
-        path.string()));
+    throw std::runtime_error(
+        fmt::format("{} is not an HDF5 file (corrupt or another format; blockscope reads .h5 files)", path.string()));
   }
   try {
     return H5::H5File(path.string(), H5F_ACC_RDONLY);
   } catch (const H5::Exception& e) {
-    throw std::runtime_error(fmt::format("cannot open HDF5 file {}: {} (is it corrupt?)",
-                                         path.string(), e.getDetailMsg()));
+    throw std::runtime_error(
+        fmt::format("cannot open HDF5 file {}: {} (is it corrupt?)", path.string(), e.getDetailMsg()));
   }
 }
 
@@ -306,9 +303,7 @@ void set_attribute(H5::H5Object& object, const std::string& name, bool value) {
   object.createAttribute(name, type, H5::DataSpace(H5S_SCALAR)).write(type, &v);
 }
 
-bool has_attribute(const H5::H5Object& object, const std::string& name) {
-  return object.attrExists(name);
-}
+bool has_attribute(const H5::H5Object& object, const std::string& name) { return object.attrExists(name); }
 
 std::string read_string_attribute(const H5::H5Object& object, const std::string& name) {
   if (!object.attrExists(name)) {
@@ -346,8 +341,7 @@ std::int64_t read_int_attribute(const H5::H5Object& object, const std::string& n
   return value;
 }
 
-void write_strings(H5::Group& group, const std::string& name,
-                   const std::vector<std::string>& values) {
+void write_strings(H5::Group& group, const std::string& name, const std::vector<std::string>& values) {
   std::vector<const char*> pointers;
   pointers.reserve(values.size());
   for (const std::string& v : values) pointers.push_back(v.c_str());
@@ -387,12 +381,10 @@ std::vector<std::string> read_strings(const H5::Group& group, const std::string&
   return out;
 }
 
-void write_array(H5::Group& group, const std::string& name, const double* data,
-                 const std::vector<hsize_t>& dims) {
+void write_array(H5::Group& group, const std::string& name, const double* data, const std::vector<hsize_t>& dims) {
   write_array_impl(group, name, data, dims, H5::PredType::IEEE_F64LE, H5::PredType::NATIVE_DOUBLE);
 }
-void write_array(H5::Group& group, const std::string& name, const float* data,
-                 const std::vector<hsize_t>& dims) {
+void write_array(H5::Group& group, const std::string& name, const float* data, const std::vector<hsize_t>& dims) {
   write_array_impl(group, name, data, dims, H5::PredType::IEEE_F32LE, H5::PredType::NATIVE_FLOAT);
 }
 void write_array(H5::Group& group, const std::string& name, const std::int64_t* data,
@@ -405,8 +397,7 @@ void write_array(H5::Group& group, const std::string& name, const std::uint8_t* 
 }
 
 std::uint64_t DatasetInfo::num_elements() const {
-  return std::accumulate(dims.begin(), dims.end(), std::uint64_t{1},
-                         [](std::uint64_t a, hsize_t b) { return a * b; });
+  return std::accumulate(dims.begin(), dims.end(), std::uint64_t{1}, [](std::uint64_t a, hsize_t b) { return a * b; });
 }
 
 std::string DatasetInfo::shape_string() const {

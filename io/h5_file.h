@@ -90,14 +90,10 @@ void write_strings(H5::Group& group, const std::string& name, const std::vector<
 std::vector<std::string> read_strings(const H5::Group& group, const std::string& name);
 
 // Numeric datasets stored row-major with the given dims (product = data size).
-void write_array(H5::Group& group, const std::string& name, const double* data,
-                 const std::vector<hsize_t>& dims);
-void write_array(H5::Group& group, const std::string& name, const float* data,
-                 const std::vector<hsize_t>& dims);
-void write_array(H5::Group& group, const std::string& name, const std::int64_t* data,
-                 const std::vector<hsize_t>& dims);
-void write_array(H5::Group& group, const std::string& name, const std::uint8_t* data,
-                 const std::vector<hsize_t>& dims);
+void write_array(H5::Group& group, const std::string& name, const double* data, const std::vector<hsize_t>& dims);
+void write_array(H5::Group& group, const std::string& name, const float* data, const std::vector<hsize_t>& dims);
+void write_array(H5::Group& group, const std::string& name, const std::int64_t* data, const std::vector<hsize_t>& dims);
+void write_array(H5::Group& group, const std::string& name, const std::uint8_t* data, const std::vector<hsize_t>& dims);
 
 // A dataset's shape and element class, for validation before reading.
 struct DatasetInfo {
@@ -106,7 +102,7 @@ struct DatasetInfo {
   std::size_t element_size = 0;           // bytes per stored element
   hsize_t storage_bytes = 0;              // bytes the file holds for it (compressed, or 0 if never written)
   std::uint64_t num_elements() const;
-  std::string shape_string() const;       // e.g. "[128, 16]"
+  std::string shape_string() const;  // e.g. "[128, 16]"
 };
 DatasetInfo dataset_info(const H5::Group& group, const std::string& name);
 // Throws a one-line error unless the dataset holds integers or floats whose

@@ -36,9 +36,10 @@ const StoredType& stored_type(at::ScalarType dtype) {
   for (const StoredType& t : stored_types()) {
     if (t.dtype == dtype) return t;
   }
-  throw std::runtime_error(fmt::format("cannot store a tensor of dtype {} in HDF5 (blockscope stores float, integer "
-                                       "and bool tensors)",
-                                       c10::toString(dtype)));
+  throw std::runtime_error(
+      fmt::format("cannot store a tensor of dtype {} in HDF5 (blockscope stores float, integer "
+                  "and bool tensors)",
+                  c10::toString(dtype)));
 }
 
 }  // namespace
@@ -55,7 +56,8 @@ void write_tensor(H5::Group& group, const std::string& name, const at::Tensor& t
   at::Tensor t = tensor.detach().to(at::kCPU).contiguous();
   if (type.memory != type.dtype) t = type.dtype == at::kBool ? t.to(at::kByte) : t.view(type.memory);
   std::vector<hsize_t> dims(t.sizes().begin(), t.sizes().end());
-  H5::DataSpace space = dims.empty() ? H5::DataSpace(H5S_SCALAR) : H5::DataSpace(static_cast<int>(dims.size()), dims.data());
+  H5::DataSpace space =
+      dims.empty() ? H5::DataSpace(H5S_SCALAR) : H5::DataSpace(static_cast<int>(dims.size()), dims.data());
   H5::DataSet ds = group.createDataSet(name, *type.h5, space);
   if (t.numel() > 0) ds.write(t.data_ptr(), *type.h5);
   set_attribute(ds, "dtype", type.name);
@@ -75,7 +77,9 @@ at::ScalarType stored_dtype(const H5::Group& group, const std::string& name) {
       }
     }
     throw std::runtime_error(fmt::format("dataset '{}' claims dtype '{}' but stores {}{} elements", name, dtype,
-                                         info.type_class == H5T_FLOAT ? "float" : is_signed ? "int" : "uint",
+                                         info.type_class == H5T_FLOAT ? "float"
+                                         : is_signed                  ? "int"
+                                                                      : "uint",
                                          8 * info.element_size));
   }
   if (info.type_class == H5T_FLOAT) return info.element_size == 8 ? at::kDouble : at::kFloat;
@@ -83,10 +87,14 @@ at::ScalarType stored_dtype(const H5::Group& group, const std::string& name) {
     const bool is_signed = ds.getIntType().getSign() != H5T_SGN_NONE;
     if (!is_signed) return info.element_size == 1 ? at::kByte : at::kLong;
     switch (info.element_size) {
-      case 1: return at::kChar;
-      case 2: return at::kShort;
-      case 4: return at::kInt;
-      default: return at::kLong;
+      case 1:
+        return at::kChar;
+      case 2:
+        return at::kShort;
+      case 4:
+        return at::kInt;
+      default:
+        return at::kLong;
     }
   }
   throw std::runtime_error(fmt::format("dataset '{}' is not numeric (need floats or integers)", name));

@@ -24,8 +24,12 @@ TensorStateTensors allocate(const TensorLayout& t, const OptimizerSpec& spec, co
   TensorStateTensors s;
   const std::int64_t n = t.numel, groups = t.groups32();
   switch (spec.m) {
-    case FirstMoment::fp32: s.m = zeros(n, at::kFloat, device); break;
-    case FirstMoment::bf16: s.m = zeros(n, at::kShort, device); break;
+    case FirstMoment::fp32:
+      s.m = zeros(n, at::kFloat, device);
+      break;
+    case FirstMoment::bf16:
+      s.m = zeros(n, at::kShort, device);
+      break;
     case FirstMoment::codebook:
       s.m = zeros(n, at::kByte, device);
       s.m_scale = zeros(t.scale_groups.count(), at::kFloat, device);
@@ -36,8 +40,11 @@ TensorStateTensors allocate(const TensorLayout& t, const OptimizerSpec& spec, co
       break;
   }
   switch (spec.v) {
-    case SecondMoment::element: s.v = zeros(n, at::kFloat, device); break;
-    case SecondMoment::shared: break;
+    case SecondMoment::element:
+      s.v = zeros(n, at::kFloat, device);
+      break;
+    case SecondMoment::shared:
+      break;
     case SecondMoment::companded:
       s.v = zeros(n, at::kByte, device);
       s.v_scale = zeros(groups, at::kShort, device);
@@ -53,8 +60,12 @@ std::uint16_t* bits16(const at::Tensor& t) { return reinterpret_cast<std::uint16
 TensorState view(const TensorStateTensors& s, const OptimizerSpec& spec) {
   TensorState v;
   switch (spec.m) {
-    case FirstMoment::fp32: v.m_fp32 = s.m.data_ptr<float>(); break;
-    case FirstMoment::bf16: v.m_bf16 = bits16(s.m); break;
+    case FirstMoment::fp32:
+      v.m_fp32 = s.m.data_ptr<float>();
+      break;
+    case FirstMoment::bf16:
+      v.m_bf16 = bits16(s.m);
+      break;
     case FirstMoment::codebook:
       v.m_code = s.m.data_ptr<std::uint8_t>();
       v.m_scale = s.m_scale.data_ptr<float>();
@@ -65,8 +76,11 @@ TensorState view(const TensorStateTensors& s, const OptimizerSpec& spec) {
       break;
   }
   switch (spec.v) {
-    case SecondMoment::element: v.v_fp32 = s.v.data_ptr<float>(); break;
-    case SecondMoment::shared: break;
+    case SecondMoment::element:
+      v.v_fp32 = s.v.data_ptr<float>();
+      break;
+    case SecondMoment::shared:
+      break;
     case SecondMoment::companded:
       v.v_q8 = s.v.data_ptr<std::uint8_t>();
       v.v_scale16 = bits16(s.v_scale);
@@ -118,8 +132,8 @@ BlockOptimizer::BlockOptimizer(std::vector<NamedTensor> params, partition::Parti
     : BlockOptimizer(std::vector<NamedParamGroup>{{std::move(params), c10::nullopt}}, std::move(partition),
                      std::move(spec), std::move(defaults), policy) {}
 
-BlockOptimizer::BlockOptimizer(std::vector<NamedParamGroup> groups, partition::Partition partition,
-                               OptimizerSpec spec, BlockOptimizerOptions defaults, NonFinitePolicy policy)
+BlockOptimizer::BlockOptimizer(std::vector<NamedParamGroup> groups, partition::Partition partition, OptimizerSpec spec,
+                               BlockOptimizerOptions defaults, NonFinitePolicy policy)
     : torch::optim::Optimizer(torch_groups(groups), std::make_unique<BlockOptimizerOptions>(defaults)),
       partition_(std::move(partition)),
       policy_(policy) {
@@ -133,12 +147,14 @@ BlockOptimizer::BlockOptimizer(std::vector<NamedParamGroup> groups, partition::P
       }
       if (!t.defined() || t.scalar_type() != at::kFloat || !t.is_contiguous()) {
         throw std::invalid_argument(fmt::format(
-            "optimizer: parameter '{}' must be a contiguous float32 tensor (convert the model with to(float32))", p.name));
+            "optimizer: parameter '{}' must be a contiguous float32 tensor (convert the model with to(float32))",
+            p.name));
       }
       if (!named_.empty() && t.device() != named_.front().tensor.device()) {
-        throw std::invalid_argument(fmt::format("optimizer: parameter '{}' is on {}, the others on {}: move the model "
-                                                "to one device",
-                                                p.name, t.device().str(), named_.front().tensor.device().str()));
+        throw std::invalid_argument(
+            fmt::format("optimizer: parameter '{}' is on {}, the others on {}: move the model "
+                        "to one device",
+                        p.name, t.device().str(), named_.front().tensor.device().str()));
       }
       infos.push_back({p.name, t.sizes().vec()});
       named_.push_back(std::move(p));
@@ -178,12 +194,12 @@ const BlockOptimizerOptions& BlockOptimizer::tensor_options(std::size_t i) const
 struct BlockOptimizer::Plan {
   bool commit = true;
   std::vector<TensorStep> steps;
-  std::vector<at::Tensor> grads;       // fp32 contiguous views or copies, kept alive
-  std::vector<at::Tensor> params_out;  // preview only
-  std::vector<TensorStateTensors> out; // preview only
-  at::Tensor shared_v_out;             // preview only
+  std::vector<at::Tensor> grads;        // fp32 contiguous views or copies, kept alive
+  std::vector<at::Tensor> params_out;   // preview only
+  std::vector<TensorStateTensors> out;  // preview only
+  at::Tensor shared_v_out;              // preview only
   std::vector<float> codebook;
-  at::Tensor codebook_on_device;       // the codebook on the parameters' device (a view on CPU)
+  at::Tensor codebook_on_device;  // the codebook on the parameters' device (a view on CPU)
   std::int64_t skipped = 0;
   GlobalState global;
 };
@@ -218,9 +234,9 @@ BlockOptimizer::Plan BlockOptimizer::plan(bool commit) {
     checked_values.push_back(p.grads[i].data_ptr<float>());
     checked_sizes.push_back(layout_.tensors[i].numel);
   }
-  const std::vector<bool> finite = checked.empty() ? std::vector<bool>{}
-                                                   : all_finite(kernel_device(named_.front().tensor), checked_values,
-                                                                checked_sizes);
+  const std::vector<bool> finite =
+      checked.empty() ? std::vector<bool>{}
+                      : all_finite(kernel_device(named_.front().tensor), checked_values, checked_sizes);
   for (std::size_t k = 0; k < checked.size(); ++k) {
     if (finite[k]) continue;
     const std::size_t i = checked[k];
@@ -326,9 +342,9 @@ void BlockOptimizer::restore_state(OptimizerState incoming) {
     if (b.step < 0) throw std::runtime_error(fmt::format("optimizer state: negative step count for '{}'", name));
   }
   check_same(state_.shared_v, incoming.shared_v, "shared_v");
-  const bool codebook_ok = incoming.codebook.empty() ||
-                           (layout_.spec.m == FirstMoment::codebook &&
-                            incoming.codebook.size() == static_cast<std::size_t>(math::kCodebookSize));
+  const bool codebook_ok =
+      incoming.codebook.empty() || (layout_.spec.m == FirstMoment::codebook &&
+                                    incoming.codebook.size() == static_cast<std::size_t>(math::kCodebookSize));
   if (!codebook_ok) throw std::runtime_error("optimizer state: the codebook does not match this optimizer's spec");
   bool stepped = false;
   for (const TensorStateTensors& t : incoming.tensors) stepped = stepped || t.step > 0;

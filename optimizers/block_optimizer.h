@@ -19,7 +19,8 @@
 // spec.decay_exclude (adamw/flash-adamw exclude nothing, as torch.optim.AdamW
 // on a full parameter list; adam-mini/gefen exclude norm, ln, bias).
 // Device: routed by optimizers/kernels.h (CPU kernels, and CUDA kernels in a
-// CUDA build; state lives on the parameters' device). Not here: amsgrad, maximize, foreach/capturable flags, sparse gradients.
+// CUDA build; state lives on the parameters' device). Not here: amsgrad, maximize, foreach/capturable flags, sparse
+// gradients.
 #pragma once
 
 #include <ATen/ATen.h>

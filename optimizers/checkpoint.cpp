@@ -81,8 +81,9 @@ std::vector<at::Tensor> read_buffers(H5::H5File& file, const std::vector<NamedTe
   std::vector<at::Tensor> values;
   if (buffers.empty()) {
     if (file.nameExists("/buffers")) {
-      throw std::runtime_error("holds model buffers (/buffers) that this model does not have: it was written for "
-                               "another model");
+      throw std::runtime_error(
+          "holds model buffers (/buffers) that this model does not have: it was written for "
+          "another model");
     }
     return values;
   }
@@ -116,7 +117,8 @@ void load_checked(const std::filesystem::path& path, BlockOptimizer& opt, const 
   }
   const std::string spec = io::read_string_attribute(root, "optimizer_spec");
   if (spec != opt.spec().to_string()) {
-    throw std::runtime_error(fmt::format("was written by optimizer {}, this run uses {}", spec, opt.spec().to_string()));
+    throw std::runtime_error(
+        fmt::format("was written by optimizer {}, this run uses {}", spec, opt.spec().to_string()));
   }
   // The model: parameter names and shapes, in order.
   H5::Group params = file.openGroup("/params");
@@ -153,8 +155,8 @@ void load_checked(const std::filesystem::path& path, BlockOptimizer& opt, const 
     for (int h = 1; h < 5; ++h) {
       const double stored_value = io::read_double_attribute(root, fmt::format("group{}_{}", k, kHyper[h]));
       if (stored_value != now[h]) {
-        throw std::runtime_error(fmt::format("was written with {} = {} (group {}), this run has {}", kHyper[h],
-                                             stored_value, k, now[h]));
+        throw std::runtime_error(
+            fmt::format("was written with {} = {} (group {}), this run has {}", kHyper[h], stored_value, k, now[h]));
       }
     }
     lrs.push_back(io::read_double_attribute(root, fmt::format("group{}_lr", k)));
@@ -172,7 +174,8 @@ void load_checked(const std::filesystem::path& path, BlockOptimizer& opt, const 
     const at::Tensor* from[] = {&a.m, &a.m_scale, &a.v, &a.v_scale, &a.rho};
     at::Tensor* to[] = {&b.m, &b.m_scale, &b.v, &b.v_scale, &b.rho};
     for (int c = 0; c < 5; ++c) {
-      if (from[c]->defined()) *to[c] = read_tensor_like(tg, parts[c], from[c]->to(at::kCPU), fmt::format("{} of '{}'", parts[c], name));
+      if (from[c]->defined())
+        *to[c] = read_tensor_like(tg, parts[c], from[c]->to(at::kCPU), fmt::format("{} of '{}'", parts[c], name));
     }
     b.step = io::read_int_attribute(tg, "step");
     state.tensors.push_back(std::move(b));
@@ -181,8 +184,8 @@ void load_checked(const std::filesystem::path& path, BlockOptimizer& opt, const 
   if (io::has_dataset(st, "codebook")) {
     state.codebook = io::read_floats(st, "codebook");
     if (state.codebook.size() != static_cast<std::size_t>(math::kCodebookSize)) {
-      throw std::runtime_error(fmt::format("holds a codebook of {} entries, not {}", state.codebook.size(),
-                                           math::kCodebookSize));
+      throw std::runtime_error(
+          fmt::format("holds a codebook of {} entries, not {}", state.codebook.size(), math::kCodebookSize));
     }
   }
   state.skipped = io::read_int_attribute(root, "skipped_tensor_steps");
@@ -261,12 +264,27 @@ void load_checkpoint(const std::filesystem::path& path, BlockOptimizer& opt, con
   try {
     load_checked(path, opt, buffers, check_extra);
   } catch (const H5::Exception& e) {
-    throw std::runtime_error(fmt::format("checkpoint {} is incomplete or corrupt ({})", path.string(), e.getDetailMsg()));
+    throw std::runtime_error(
+        fmt::format("checkpoint {} is incomplete or corrupt ({})", path.string(), e.getDetailMsg()));
   } catch (const std::runtime_error& e) {
     const std::string what = e.what();
     if (what.rfind(path.string(), 0) == 0) throw;
     throw std::runtime_error(fmt::format("checkpoint {} {}", path.string(), what));
   }
+}
+
+partition::Partition read_checkpoint_partition(const std::filesystem::path& path) {
+  H5::H5File file = io::open_for_reading(path);
+  H5::Group root = file.openGroup("/");
+  const std::string schema =
+      io::has_attribute(root, "schema") ? io::read_string_attribute(root, "schema") : std::string("none");
+  if (schema != kCheckpointSchema) {
+    throw std::runtime_error(
+        fmt::format("{} has schema '{}', not {} (give a checkpoint written by `blockscope train` "
+                    "or an optimizer's save_checkpoint)",
+                    path.string(), schema, kCheckpointSchema));
+  }
+  return read_partition(file);
 }
 
 }  // namespace blockscope::optimizers

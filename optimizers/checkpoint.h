@@ -46,4 +46,8 @@ void load_checkpoint(const std::filesystem::path& path, BlockOptimizer& optimize
                      const std::vector<NamedTensor>& buffers = {},
                      const std::function<void(H5::H5File&)>& check_extra = {});
 
+// The partition a checkpoint was written with (to build a matching
+// optimizer before load_checkpoint). Throws for another schema.
+partition::Partition read_checkpoint_partition(const std::filesystem::path& path);
+
 }  // namespace blockscope::optimizers

@@ -23,7 +23,7 @@ void require_cuda() {
   }
   if (status.device_count == 0) {
     throw std::runtime_error("no CUDA device is visible (" + status.runtime +
-                             "); run on a GPU machine or choose --device cpu");
+                             "); run on a GPU machine or choose the CPU device");
   }
 }
 

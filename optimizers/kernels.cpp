@@ -35,7 +35,8 @@ void run_step(KernelDevice device, const StateLayout& layout, const std::vector<
 #endif
 }
 
-std::vector<float> learn_codebook(KernelDevice device, const StateLayout& layout, const std::vector<const float*>& grads) {
+std::vector<float> learn_codebook(KernelDevice device, const StateLayout& layout,
+                                  const std::vector<const float*>& grads) {
   if (device == KernelDevice::cpu) return learn_codebook_cpu(layout, grads);
   require_cuda_once();
 #ifdef BLOCKSCOPE_WITH_CUDA

@@ -23,7 +23,8 @@ void run_step(KernelDevice device, const StateLayout& layout, const std::vector<
               const GlobalState& global);
 
 // The Gefen codebook (host vector) from first-step gradients on `device`.
-std::vector<float> learn_codebook(KernelDevice device, const StateLayout& layout, const std::vector<const float*>& grads);
+std::vector<float> learn_codebook(KernelDevice device, const StateLayout& layout,
+                                  const std::vector<const float*>& grads);
 
 // One flag per array values[i] of sizes[i] elements: true when all are
 // finite. On CUDA one launch and one read-back for the whole list.

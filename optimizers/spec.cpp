@@ -71,8 +71,8 @@ void apply(OptimizerSpec& spec, const std::string& key, const std::string& value
       if (end == std::string::npos) end = value.size();
       std::string piece = lower(value.substr(start, end - start));
       if (piece.empty()) {
-        throw std::invalid_argument(fmt::format(
-            "optimizer key 'exclude' needs ':'-separated name fragments or 'none', got '{}'", value));
+        throw std::invalid_argument(
+            fmt::format("optimizer key 'exclude' needs ':'-separated name fragments or 'none', got '{}'", value));
       }
       spec.decay_exclude.push_back(piece);
       start = end + 1;

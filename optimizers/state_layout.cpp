@@ -70,20 +70,41 @@ StateBytes StateLayout::bytes() const {
   for (const TensorLayout& t : tensors) {
     const std::int64_t n = t.numel, groups = t.groups32();
     switch (spec.m) {
-      case FirstMoment::fp32: b.m += 4 * n; break;
-      case FirstMoment::bf16: b.m += 2 * n; break;
-      case FirstMoment::codebook: b.m += n; b.scales += 4 * t.scale_groups.count(); break;
-      case FirstMoment::companded: b.m += n; b.scales += 2 * groups; break;
+      case FirstMoment::fp32:
+        b.m += 4 * n;
+        break;
+      case FirstMoment::bf16:
+        b.m += 2 * n;
+        break;
+      case FirstMoment::codebook:
+        b.m += n;
+        b.scales += 4 * t.scale_groups.count();
+        break;
+      case FirstMoment::companded:
+        b.m += n;
+        b.scales += 2 * groups;
+        break;
     }
     switch (spec.v) {
-      case SecondMoment::element: b.v += 4 * n; break;
-      case SecondMoment::shared: break;
-      case SecondMoment::companded: b.v += n; b.scales += 2 * groups; break;
+      case SecondMoment::element:
+        b.v += 4 * n;
+        break;
+      case SecondMoment::shared:
+        break;
+      case SecondMoment::companded:
+        b.v += n;
+        b.scales += 2 * groups;
+        break;
     }
     switch (spec.w) {
-      case WeightStorage::fp32: break;
-      case WeightStorage::bf16_int8: b.weight_correction += n; break;
-      case WeightStorage::bf16_int16: b.weight_correction += 2 * n; break;
+      case WeightStorage::fp32:
+        break;
+      case WeightStorage::bf16_int8:
+        b.weight_correction += n;
+        break;
+      case WeightStorage::bf16_int16:
+        b.weight_correction += 2 * n;
+        break;
     }
   }
   if (spec.v == SecondMoment::shared) b.v += 4 * num_blocks;

@@ -44,10 +44,10 @@ struct TensorLayout {
   std::string name;
   std::vector<std::int64_t> shape;
   std::int64_t numel = 0;
-  bool decays = true;                 // weight decay applies (spec.decays(name))
-  partition::TensorBlocks blocks;     // v-sharing ranges with global block ids
-  Segments scale_groups;              // codebook m only
-  Segments histogram_groups;          // codebook m only: first-step normalisation
+  bool decays = true;              // weight decay applies (spec.decays(name))
+  partition::TensorBlocks blocks;  // v-sharing ranges with global block ids
+  Segments scale_groups;           // codebook m only
+  Segments histogram_groups;       // codebook m only: first-step normalisation
   std::int64_t groups32() const { return (numel + 31) / 32; }
 };
 
@@ -58,9 +58,9 @@ struct StateBytes {
 
 struct StateLayout {
   OptimizerSpec spec;
-  std::vector<TensorLayout> tensors;     // in the optimizer's parameter order
-  std::int64_t num_blocks = 0;           // global v blocks (shared v only)
-  std::vector<std::int64_t> block_sizes; // [num_blocks] elements per block
+  std::vector<TensorLayout> tensors;      // in the optimizer's parameter order
+  std::int64_t num_blocks = 0;            // global v blocks (shared v only)
+  std::vector<std::int64_t> block_sizes;  // [num_blocks] elements per block
   std::int64_t num_parameters = 0;
 
   // `parameters` in the optimizer's order; the partition must hold exactly

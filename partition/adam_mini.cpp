@@ -10,25 +10,22 @@ namespace blockscope::partition {
 namespace {
 
 std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
 bool contains_any(const std::string& lowered, const std::vector<std::string>& substrings) {
-  return std::any_of(substrings.begin(), substrings.end(), [&](const std::string& s) {
-    return lowered.find(lower(s)) != std::string::npos;
-  });
+  return std::any_of(substrings.begin(), substrings.end(),
+                     [&](const std::string& s) { return lowered.find(lower(s)) != std::string::npos; });
 }
 
 void check_heads(const HeadConfig& heads, const TensorInfo& t) {
-  if (heads.n_head <= 0 || heads.n_kv_head <= 0 || heads.head_dim <= 0 ||
-      heads.n_head % heads.n_kv_head != 0) {
-    throw std::runtime_error(fmt::format(
-        "adam-mini: tensor '{}' {} is split per attention head, but the heads are not known (n_head={}, "
-        "n_kv_head={}, head_dim={}): give --n-heads (and --head-dim unless it divides the rows; --n-kv-heads "
-        "under grouped-query attention)",
-        t.name, shape_string(t.shape), heads.n_head, heads.n_kv_head, heads.head_dim));
+  if (heads.n_head <= 0 || heads.n_kv_head <= 0 || heads.head_dim <= 0 || heads.n_head % heads.n_kv_head != 0) {
+    throw std::runtime_error(
+        fmt::format("adam-mini: tensor '{}' {} is split per attention head, but the heads are not known (n_head={}, "
+                    "n_kv_head={}, head_dim={}): give the number of heads n-heads (and the "
+                    "head width head-dim unless it divides the rows; n-kv-heads under grouped-query attention)",
+                    t.name, shape_string(t.shape), heads.n_head, heads.n_kv_head, heads.head_dim));
   }
 }
 
@@ -46,8 +43,10 @@ HeadConfig complete_heads(const std::vector<TensorInfo>& model, HeadConfig heads
   }
   if (heads.n_head > 0) {
     const std::int64_t ratio = heads.n_head + 2 * heads.n_kv_head;  // fused rows per head_dim
-    if (q_rows > 0 && q_rows % heads.n_head == 0) heads.head_dim = q_rows / heads.n_head;
-    else if (fused_rows > 0 && fused_rows % ratio == 0) heads.head_dim = fused_rows / ratio;
+    if (q_rows > 0 && q_rows % heads.n_head == 0)
+      heads.head_dim = q_rows / heads.n_head;
+    else if (fused_rows > 0 && fused_rows % ratio == 0)
+      heads.head_dim = fused_rows / ratio;
   } else if (q_rows > 0 && q_rows % heads.head_dim == 0) {
     heads.n_head = q_rows / heads.head_dim;
     if (!kv_given) heads.n_kv_head = heads.n_head;
@@ -65,11 +64,10 @@ TensorBlocks per_head_blocks(const TensorInfo& t, const HeadConfig& heads) {
   check_heads(heads, t);
   std::int64_t rows = t.shape[0];
   if (rows != heads.n_head * heads.head_dim && rows != heads.n_kv_head * heads.head_dim) {
-    throw std::runtime_error(
-        fmt::format("adam-mini: tensor '{}' {} has {} rows, neither n_head·head_dim = {} nor "
-                    "n_kv_head·head_dim = {}; give the model's n_head, n_kv_head and head_dim",
-                    t.name, shape_string(t.shape), rows, heads.n_head * heads.head_dim,
-                    heads.n_kv_head * heads.head_dim));
+    throw std::runtime_error(fmt::format(
+        "adam-mini: tensor '{}' {} has {} rows, neither n_head·head_dim = {} nor "
+        "n_kv_head·head_dim = {}; give the model's n_head, n_kv_head and head_dim",
+        t.name, shape_string(t.shape), rows, heads.n_head * heads.head_dim, heads.n_kv_head * heads.head_dim));
   }
   return TensorBlocks::uniform(t, heads.head_dim * row_length(t));
 }
@@ -145,9 +143,10 @@ std::vector<std::string> unmatched_tensor_warnings(const Partition& partition) {
   std::vector<std::string> lines;
   if (partition.strategy() != "adam-mini" || !partition.settings().contains("unmatched")) return lines;
   for (const auto& name : partition.settings()["unmatched"]) {
-    lines.push_back(fmt::format("adam-mini: no name rule matched tensor '{}', so it shares one v over the whole tensor "
-                                "(rename it, or check it is not an attention or MLP weight)",
-                                name.get<std::string>()));
+    lines.push_back(
+        fmt::format("adam-mini: no name rule matched tensor '{}', so it shares one v over the whole tensor "
+                    "(rename it, or check it is not an attention or MLP weight)",
+                    name.get<std::string>()));
   }
   return lines;
 }
@@ -174,9 +173,8 @@ AdamMiniRule adam_mini_rule(const std::string& name, std::size_t ndim, const Ada
   if (ndim < 2) return AdamMiniRule::whole_tensor;
   if (contains_any(n, names.fused_qkv)) return AdamMiniRule::fused_qkv;
   if (contains_any(n, names.query_key)) return AdamMiniRule::per_head;
-  if (contains_any(n, names.embedding) || contains_any(n, names.output) ||
-      contains_any(n, names.value) || contains_any(n, names.attention_output) ||
-      contains_any(n, names.mlp)) {
+  if (contains_any(n, names.embedding) || contains_any(n, names.output) || contains_any(n, names.value) ||
+      contains_any(n, names.attention_output) || contains_any(n, names.mlp)) {
     return AdamMiniRule::per_row;
   }
   return AdamMiniRule::whole_tensor;
@@ -189,7 +187,8 @@ Partition adam_mini(const std::vector<TensorInfo>& model, const AdamMiniOptions&
   tensors.reserve(model.size());
   for (const TensorInfo& t : model) {
     const AdamMiniRule rule = adam_mini_rule(t.name, t.shape.size(), options.names);
-    if (rule == AdamMiniRule::whole_tensor && t.shape.size() >= 2 && !contains_any(lower(t.name), options.names.positional)) {
+    if (rule == AdamMiniRule::whole_tensor && t.shape.size() >= 2 &&
+        !contains_any(lower(t.name), options.names.positional)) {
       unmatched.push_back(t.name);
     }
     tensors.push_back(blocks_for(t, rule, heads));

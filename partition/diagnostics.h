@@ -62,24 +62,24 @@ struct DiagnosticsOptions {
 
 struct BlockStats {
   std::int64_t size = 0;
-  std::int64_t zeros = 0;                // elements with v = 0
+  std::int64_t zeros = 0;  // elements with v = 0
   double mean_v = 0.0;
   double cv = 0.0;
   double max_min_ratio = 1.0;
   double mean_abs_dev = 0.0;
-  std::vector<double> log_quantiles;     // [Q]
+  std::vector<double> log_quantiles;  // [Q]
 };
 
 struct AggregateStats {
-  std::string name;                      // tensor name, or "all" for the whole partition
+  std::string name;  // tensor name, or "all" for the whole partition
   std::int64_t elements = 0;
-  std::int64_t blocks = 0;               // distinct blocks touching it
+  std::int64_t blocks = 0;  // distinct blocks touching it
   std::int64_t zeros = 0;
   double mean_abs_dev = 0.0;
   double median_cv = 0.0;
   double max_cv = 0.0;
   double max_min_ratio = 1.0;
-  std::vector<double> log_quantiles;     // [Q]
+  std::vector<double> log_quantiles;  // [Q]
 };
 
 struct PartitionDiagnostics {
@@ -87,11 +87,11 @@ struct PartitionDiagnostics {
   std::int64_t num_blocks = 0;
   std::int64_t num_parameters = 0;
   StateBytes bytes;
-  std::vector<BlockStats> blocks;        // [num_blocks], by global id
-  std::vector<AggregateStats> tensors;   // in partition order
+  std::vector<BlockStats> blocks;       // [num_blocks], by global id
+  std::vector<AggregateStats> tensors;  // in partition order
   AggregateStats total;
-  std::vector<double> histogram_edges;   // [bins + 1]
-  std::vector<std::int64_t> histogram;   // [bins]: positive elements of all blocks
+  std::vector<double> histogram_edges;  // [bins + 1]
+  std::vector<std::int64_t> histogram;  // [bins]: positive elements of all blocks
 };
 
 // `v` holds one entry per tensor of `p` (any order, matched by name, sizes

@@ -121,8 +121,7 @@ const char* rule_name(GefenRule rule) { return rule == GefenRule::v1_1_1 ? "v1.1
 GefenRule parse_gefen_rule(const std::string& name) {
   if (name == "v1.2.3") return GefenRule::v1_2_3;
   if (name == "v1.1.1") return GefenRule::v1_1_1;
-  throw std::runtime_error(
-      fmt::format("unknown Gefen period rule '{}' (valid: v1.2.3, v1.1.1)", name));
+  throw std::runtime_error(fmt::format("unknown Gefen period rule '{}' (valid: v1.2.3, v1.1.1)", name));
 }
 
 PeriodSearch search_period(GradientView gradient, GefenRule rule) {
@@ -133,9 +132,9 @@ PeriodSearch search_period(GradientView gradient, GefenRule rule) {
 Partition gefen(const std::vector<TensorInfo>& model, const std::vector<GradientView>& gradients,
                 const GefenOptions& options) {
   if (gradients.size() != model.size()) {
-    throw std::runtime_error(fmt::format(
-        "gefen needs one first-step gradient per tensor: got {} gradients for {} tensors",
-        gradients.size(), model.size()));
+    throw std::runtime_error(
+        fmt::format("gefen needs one first-step gradient per tensor: got {} gradients for {} tensors", gradients.size(),
+                    model.size()));
   }
   std::vector<TensorBlocks> tensors;
   tensors.reserve(model.size());
@@ -143,23 +142,21 @@ Partition gefen(const std::vector<TensorInfo>& model, const std::vector<Gradient
     const TensorInfo& t = model[i];
     GradientView g = gradients[i];
     if (g.size != t.numel() || (g.size > 0 && g.data == nullptr)) {
-      throw std::runtime_error(
-          fmt::format("gefen: the gradient of tensor '{}' has {} values but the tensor {} has {}",
-                      t.name, g.size, shape_string(t.shape), t.numel()));
+      throw std::runtime_error(fmt::format("gefen: the gradient of tensor '{}' has {} values but the tensor {} has {}",
+                                           t.name, g.size, shape_string(t.shape), t.numel()));
     }
     for (std::int64_t e = 0; e < g.size; ++e) {
       if (!std::isfinite(g.data[e])) {
-        throw std::runtime_error(fmt::format(
-            "gefen: the first-step gradient of tensor '{}' is not finite at element {} ({}); "
-            "compute it from a batch with a finite loss",
-            t.name, e, g.data[e]));
+        throw std::runtime_error(
+            fmt::format("gefen: the first-step gradient of tensor '{}' is not finite at element {} ({}); "
+                        "compute it from a batch with a finite loss",
+                        t.name, e, g.data[e]));
       }
     }
     tensors.push_back(TensorBlocks::uniform(t, search_period(g, options.rule).period));
   }
   number_consecutively(tensors);
-  nlohmann::json settings = {{"reference", "ndvbd/Gefen"},
-                             {"period_rule", rule_name(options.rule)}};
+  nlohmann::json settings = {{"reference", "ndvbd/Gefen"}, {"period_rule", rule_name(options.rule)}};
   return Partition("gefen", std::move(settings), std::move(tensors));
 }
 

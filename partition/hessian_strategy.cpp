@@ -31,12 +31,13 @@ using Candidate = std::tuple<double, std::int64_t, std::int64_t, std::int64_t, s
 Partition hessian_partition(const std::vector<TensorInfo>& model, const std::vector<std::vector<double>>& statistics,
                             const HessianStrategyOptions& options) {
   if (statistics.size() != model.size()) {
-    throw std::runtime_error(fmt::format("hessian partition: {} statistics for {} tensors", statistics.size(), model.size()));
+    throw std::runtime_error(
+        fmt::format("hessian partition: {} statistics for {} tensors", statistics.size(), model.size()));
   }
   const double threshold = options.merge_threshold.value_or(
       options.target_blocks > 0 ? std::numeric_limits<double>::infinity() : kDefaultMergeThreshold);
   if (options.target_blocks < 0 || !(threshold >= 0.0)) {
-    throw std::runtime_error("hessian partition: --target-blocks and --merge-threshold must be ≥ 0");
+    throw std::runtime_error("hessian partition: the target block count and the merge threshold must be ≥ 0");
   }
   double abs_total = 0.0;
   std::int64_t elements = 0;
@@ -70,8 +71,8 @@ Partition hessian_partition(const std::vector<TensorInfo>& model, const std::vec
     elements += numel;
   }
   const std::int64_t candidates = static_cast<std::int64_t>(segs.size());
-  const double floor =
-      std::max(1e-12 * (elements > 0 ? abs_total / static_cast<double>(elements) : 0.0), std::numeric_limits<double>::min());
+  const double floor = std::max(1e-12 * (elements > 0 ? abs_total / static_cast<double>(elements) : 0.0),
+                                std::numeric_limits<double>::min());
   auto log_level = [&](const Segment& s) {
     return std::log(std::max(std::abs(s.sum) / static_cast<double>(s.end - s.begin), floor));
   };

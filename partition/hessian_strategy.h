@@ -1,7 +1,7 @@
 // Hessian-driven partition ("hessian"): merge fine candidate blocks whose
 // curvature agrees, so a shared v is kept only where the elements it stands
 // for look alike. Torch-free: the caller passes one statistic per element
-// (experiments/analysis/element_statistics.h computes them from a model):
+// (analysis/element_statistics.h computes them from a model):
 //   curvature         Hutchinson's diagonal estimate diag(H) ≈ mean_p z_p ⊙ H z_p
 //                     (Rademacher z_p; Bekas, Kokiopoulou & Saad 2007)
 //   squared-gradient  E[g²] over minibatches (what Adam's v tracks)

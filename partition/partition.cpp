@@ -20,15 +20,13 @@ void check_settings(const nlohmann::json& settings) {
   }
   for (const auto& [key, value] : settings.items()) {
     if (key.empty() || key.find('/') != std::string::npos) {
-      throw std::runtime_error(
-          fmt::format("invalid partition: setting name '{}' must be non-empty without '/'", key));
+      throw std::runtime_error(fmt::format("invalid partition: setting name '{}' must be non-empty without '/'", key));
     }
-    bool string_list = value.is_array() && std::all_of(value.begin(), value.end(),
-                                                       [](const auto& v) { return v.is_string(); });
+    bool string_list =
+        value.is_array() && std::all_of(value.begin(), value.end(), [](const auto& v) { return v.is_string(); });
     if (!value.is_string() && !value.is_number() && !value.is_boolean() && !string_list) {
-      throw std::runtime_error(fmt::format(
-          "invalid partition: setting '{}' must be a string, number, boolean or list of strings",
-          key));
+      throw std::runtime_error(
+          fmt::format("invalid partition: setting '{}' must be a string, number, boolean or list of strings", key));
     }
   }
 }
@@ -38,8 +36,7 @@ std::int64_t check_tensor(const TensorBlocks& t) {
   const std::string& name = t.tensor.name;
   for (std::int64_t d : t.tensor.shape) {
     if (d < 0) {
-      throw invalid(
-          name, fmt::format("has a negative dimension in shape {}", shape_string(t.tensor.shape)));
+      throw invalid(name, fmt::format("has a negative dimension in shape {}", shape_string(t.tensor.shape)));
     }
   }
   std::int64_t numel = t.tensor.numel();
@@ -47,8 +44,7 @@ std::int64_t check_tensor(const TensorBlocks& t) {
   if (t.period > 0) {
     if (!t.boundaries.empty()) throw invalid(name, "has both a period and explicit boundaries");
     if (numel % t.period != 0) {
-      throw invalid(
-          name, fmt::format("has {} elements, not a multiple of its period {}", numel, t.period));
+      throw invalid(name, fmt::format("has {} elements, not a multiple of its period {}", numel, t.period));
     }
   } else {
     const auto& b = t.boundaries;
@@ -87,13 +83,9 @@ std::int64_t TensorInfo::numel() const {
   return n;
 }
 
-bool TensorInfo::operator==(const TensorInfo& other) const {
-  return name == other.name && shape == other.shape;
-}
+bool TensorInfo::operator==(const TensorInfo& other) const { return name == other.name && shape == other.shape; }
 
-std::string shape_string(const std::vector<std::int64_t>& shape) {
-  return fmt::format("[{}]", fmt::join(shape, ", "));
-}
+std::string shape_string(const std::vector<std::int64_t>& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
 
 TensorBlocks TensorBlocks::uniform(TensorInfo tensor, std::int64_t period) {
   TensorBlocks t;
@@ -102,8 +94,7 @@ TensorBlocks TensorBlocks::uniform(TensorInfo tensor, std::int64_t period) {
   return t;
 }
 
-TensorBlocks TensorBlocks::explicit_ranges(TensorInfo tensor,
-                                           std::vector<std::int64_t> boundaries) {
+TensorBlocks TensorBlocks::explicit_ranges(TensorInfo tensor, std::vector<std::int64_t> boundaries) {
   TensorBlocks t;
   t.tensor = std::move(tensor);
   t.boundaries = std::move(boundaries);
@@ -155,8 +146,7 @@ bool TensorBlocks::operator==(const TensorBlocks& other) const {
          first_block == other.first_block && block_ids == other.block_ids;
 }
 
-Partition::Partition(std::string strategy, nlohmann::json settings,
-                     std::vector<TensorBlocks> tensors)
+Partition::Partition(std::string strategy, nlohmann::json settings, std::vector<TensorBlocks> tensors)
     : strategy_(std::move(strategy)), settings_(std::move(settings)), tensors_(std::move(tensors)) {
   if (strategy_.empty()) throw std::runtime_error("invalid partition: the strategy name is empty");
   if (settings_.is_null()) settings_ = nlohmann::json::object();
@@ -174,10 +164,10 @@ Partition::Partition(std::string strategy, nlohmann::json settings,
   }
   num_blocks_ = largest + 1;
   if (num_blocks_ > ranges) {
-    throw std::runtime_error(fmt::format(
-        "invalid partition: block ids go up to {} but there are only {} ranges; ids must be "
-        "0..B-1, each used",
-        largest, ranges));
+    throw std::runtime_error(
+        fmt::format("invalid partition: block ids go up to {} but there are only {} ranges; ids must be "
+                    "0..B-1, each used",
+                    largest, ranges));
   }
   // The ids used must be exactly 0..num_blocks-1, so that v has no unused slot.
   std::vector<bool> used(static_cast<std::size_t>(num_blocks_), false);
@@ -191,9 +181,9 @@ Partition::Partition(std::string strategy, nlohmann::json settings,
   }
   auto unused = std::find(used.begin(), used.end(), false);
   if (unused != used.end()) {
-    throw std::runtime_error(fmt::format(
-        "invalid partition: block id {} is unused although ids go up to {}; ids must be 0..{}",
-        unused - used.begin(), num_blocks_ - 1, num_blocks_ - 1));
+    throw std::runtime_error(
+        fmt::format("invalid partition: block id {} is unused although ids go up to {}; ids must be 0..{}",
+                    unused - used.begin(), num_blocks_ - 1, num_blocks_ - 1));
   }
 }
 
@@ -201,10 +191,10 @@ std::size_t Partition::tensor_index(const std::string& name) const {
   for (std::size_t i = 0; i < tensors_.size(); ++i) {
     if (tensors_[i].tensor.name == name) return i;
   }
-  throw std::runtime_error(fmt::format(
-      "tensor '{}' is not in the partition (made by '{}' for {} tensors); check the name or "
-      "re-run blockscope partition for this model",
-      name, strategy_, tensors_.size()));
+  throw std::runtime_error(
+      fmt::format("tensor '{}' is not in the partition (made by '{}' for {} tensors); check the name or "
+                  "re-run blockscope partition for this model",
+                  name, strategy_, tensors_.size()));
 }
 
 std::vector<std::int64_t> Partition::block_sizes() const {
@@ -221,13 +211,13 @@ std::vector<std::int64_t> Partition::block_sizes() const {
 
 std::int64_t Partition::block_of(std::size_t tensor, std::int64_t element) const {
   if (tensor >= tensors_.size()) {
-    throw std::out_of_range(fmt::format("tensor index {} is out of range (the partition has {})",
-                                        tensor, tensors_.size()));
+    throw std::out_of_range(
+        fmt::format("tensor index {} is out of range (the partition has {})", tensor, tensors_.size()));
   }
   const TensorBlocks& t = tensors_[tensor];
   if (element < 0 || element >= t.tensor.numel()) {
-    throw std::out_of_range(fmt::format("element {} is out of range for tensor '{}' of {} elements",
-                                        element, t.tensor.name, t.tensor.numel()));
+    throw std::out_of_range(fmt::format("element {} is out of range for tensor '{}' of {} elements", element,
+                                        t.tensor.name, t.tensor.numel()));
   }
   return t.range(t.range_of(element)).block;
 }
@@ -241,21 +231,20 @@ void Partition::validate_against(const std::vector<TensorInfo>& model) const {
   for (const TensorInfo& m : model) {
     auto it = ours.find(m.name);
     if (it == ours.end()) {
-      throw std::runtime_error(
-          fmt::format("{} the model's tensor '{}' {} is not in the partition; {}", kPrefix, m.name,
-                      shape_string(m.shape), kFix));
+      throw std::runtime_error(fmt::format("{} the model's tensor '{}' {} is not in the partition; {}", kPrefix, m.name,
+                                           shape_string(m.shape), kFix));
     }
     if (it->second->shape != m.shape) {
-      throw std::runtime_error(fmt::format(
-          "{} tensor '{}' has shape {} in the partition but {} in the model; {}", kPrefix, m.name,
-          shape_string(it->second->shape), shape_string(m.shape), kFix));
+      throw std::runtime_error(fmt::format("{} tensor '{}' has shape {} in the partition but {} in the model; {}",
+                                           kPrefix, m.name, shape_string(it->second->shape), shape_string(m.shape),
+                                           kFix));
     }
     seen.insert(m.name);
   }
   for (const TensorBlocks& t : tensors_) {
     if (!seen.count(t.tensor.name)) {
-      throw std::runtime_error(fmt::format(
-          "{} tensor '{}' of the partition is not in the model; {}", kPrefix, t.tensor.name, kFix));
+      throw std::runtime_error(
+          fmt::format("{} tensor '{}' of the partition is not in the model; {}", kPrefix, t.tensor.name, kFix));
     }
   }
 }

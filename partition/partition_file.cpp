@@ -1,7 +1,8 @@
 // Partition files (schema blockscope.partition/1):
 //   root attributes: schema, strategy, num_blocks, num_parameters, num_tensors
 //   /settings: one attribute per scalar setting, one string dataset per list
-//   /tensors/<i> (i = 0..num_tensors-1 zero-padded to list in order, e.g. 07 of 12; unpadded names of older files are read too):
+//   /tensors/<i> (i = 0..num_tensors-1 zero-padded to list in order, e.g. 07 of 12; unpadded names of older files are
+//   read too):
 //     attributes name, period (0 = explicit), first_block (consecutive ids only)
 //     datasets shape [ndim], boundaries [R+1] (period 0 only), block_ids [R]
 //     (explicit ids only)
@@ -119,23 +120,22 @@ Partition Partition::load(const std::filesystem::path& path) {
   H5::H5File file = io::open_for_reading(path);
   H5::Group root = file.openGroup("/");
   if (!io::has_attribute(root, "schema")) {
-    throw std::runtime_error(fmt::format(
-        "{} is not a blockscope partition file (no schema attribute); make one with blockscope "
-        "partition",
-        path.string()));
+    throw std::runtime_error(
+        fmt::format("{} is not a blockscope partition file (no schema attribute); make one with blockscope "
+                    "partition",
+                    path.string()));
   }
   std::string schema = io::read_string_attribute(root, "schema");
   if (schema != kPartitionSchema) {
-    throw std::runtime_error(fmt::format(
-        "{} is not a partition file this blockscope reads: its schema is '{}', expected '{}' "
-        "(make one with blockscope partition)",
-        path.string(), schema, kPartitionSchema));
+    throw std::runtime_error(
+        fmt::format("{} is not a partition file this blockscope reads: its schema is '{}', expected '{}' "
+                    "(make one with blockscope partition)",
+                    path.string(), schema, kPartitionSchema));
   }
   try {
     std::string strategy = io::read_string_attribute(root, "strategy");
-    nlohmann::json settings = file.nameExists("/settings")
-                                  ? read_settings(file.openGroup("/settings"))
-                                  : nlohmann::json::object();
+    nlohmann::json settings =
+        file.nameExists("/settings") ? read_settings(file.openGroup("/settings")) : nlohmann::json::object();
     std::int64_t num_tensors = io::read_int_attribute(root, "num_tensors");
     if (num_tensors < 0) throw std::runtime_error(fmt::format("num_tensors is {}", num_tensors));
     std::vector<TensorBlocks> tensors;
@@ -143,18 +143,18 @@ Partition Partition::load(const std::filesystem::path& path) {
     Partition partition(std::move(strategy), std::move(settings), std::move(tensors));
     std::int64_t num_blocks = io::read_int_attribute(root, "num_blocks");
     if (num_blocks != partition.num_blocks()) {
-      throw std::runtime_error(fmt::format("it records {} blocks but its ranges use {}", num_blocks,
-                                           partition.num_blocks()));
+      throw std::runtime_error(
+          fmt::format("it records {} blocks but its ranges use {}", num_blocks, partition.num_blocks()));
     }
     return partition;
   } catch (const H5::Exception& e) {
-    throw std::runtime_error(fmt::format(
-        "partition file {} is inconsistent: {} (the file is damaged; re-run blockscope partition)",
-        path.string(), e.getDetailMsg()));
+    throw std::runtime_error(
+        fmt::format("partition file {} is inconsistent: {} (the file is damaged; re-run blockscope partition)",
+                    path.string(), e.getDetailMsg()));
   } catch (const std::runtime_error& e) {
-    throw std::runtime_error(fmt::format(
-        "partition file {} is inconsistent: {} (the file is damaged; re-run blockscope partition)",
-        path.string(), e.what()));
+    throw std::runtime_error(
+        fmt::format("partition file {} is inconsistent: {} (the file is damaged; re-run blockscope partition)",
+                    path.string(), e.what()));
   }
 }
 

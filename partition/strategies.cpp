@@ -11,8 +11,7 @@ namespace {
 
 // One uniform range list per tensor with period period_of(t), ids consecutive.
 template <typename PeriodOf>
-Partition consecutive(const char* strategy, const std::vector<TensorInfo>& model,
-                      PeriodOf period_of) {
+Partition consecutive(const char* strategy, const std::vector<TensorInfo>& model, PeriodOf period_of) {
   std::vector<TensorBlocks> tensors;
   tensors.reserve(model.size());
   for (const TensorInfo& t : model) tensors.push_back(TensorBlocks::uniform(t, period_of(t)));
@@ -59,8 +58,7 @@ Partition StrategyRegistry::make_or_load(const std::string& choice, const Strate
 StrategyRegistry::StrategyRegistry() {
   add("per-element", "every element its own block (Adam)",
       [](const StrategyInputs& in) { return per_element(in.model); });
-  add("per-tensor", "one block per tensor",
-      [](const StrategyInputs& in) { return per_tensor(in.model); });
+  add("per-tensor", "one block per tensor", [](const StrategyInputs& in) { return per_tensor(in.model); });
   add("whole-model", "one block shared by the whole model",
       [](const StrategyInputs& in) { return whole_model(in.model); });
   add("adam-mini", "Adam-mini name rules: per head for q/k, per row for embeddings/v/o/MLP",
@@ -69,8 +67,7 @@ StrategyRegistry::StrategyRegistry() {
       [](const StrategyInputs& in) { return gefen(in.model, in.gradients, in.gefen); });
 }
 
-void StrategyRegistry::add(const std::string& name, const std::string& help,
-                           StrategyBuilder builder) {
+void StrategyRegistry::add(const std::string& name, const std::string& help, StrategyBuilder builder) {
   for (const Entry& e : entries_) {
     if (e.name == name) {
       throw std::runtime_error(fmt::format("partition strategy '{}' is already registered", name));
@@ -83,8 +80,7 @@ const StrategyRegistry::Entry& StrategyRegistry::find(const std::string& name) c
   for (const Entry& e : entries_) {
     if (e.name == name) return e;
   }
-  throw std::runtime_error(
-      fmt::format("unknown partition strategy '{}' (valid: {})", name, fmt::join(names(), ", ")));
+  throw std::runtime_error(fmt::format("unknown partition strategy '{}' (valid: {})", name, fmt::join(names(), ", ")));
 }
 
 Partition StrategyRegistry::make(const std::string& name, const StrategyInputs& inputs) const {

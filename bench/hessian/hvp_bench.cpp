@@ -14,18 +14,16 @@
 
 #include "data/loss.h"
 #include "data/sources.h"
-#include "experiments/models/model.h"
 #include "hessian/hvp.h"
 #include "io/h5_file.h"
+#include "models/model.h"
 
 using namespace blockscope;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 template <typename F>
 double time_median(int reps, F&& f) {
@@ -96,17 +94,22 @@ int main(int argc, char** argv) {
   std::string dump_dir;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--reps") reps = std::stoi(argv[i + 1]);
-    else if (a == "--dump") dump_dir = argv[i + 1];
+    if (a == "--reps")
+      reps = std::stoi(argv[i + 1]);
+    else if (a == "--dump")
+      dump_dir = argv[i + 1];
   }
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(1);
-  fmt::print("bench_hvp: LibTorch intra-op threads 1 for the single-thread rows; {} cores; median of {} reps\n\n", cores, reps);
+  fmt::print("bench_hvp: LibTorch intra-op threads 1 for the single-thread rows; {} cores; median of {} reps\n\n",
+             cores, reps);
   fmt::print("{:<6} {:>8} {:>7} {:>9} {:>11} {:>11} {:>9} {:>9} {:>14} {:>14} {:>9}\n", "model", "params", "tensors",
              "grad ms", "HVP ms", "HVP ms", "HVP/grad", "reuse", "Lanczos step", "Lanczos step", "HVPs/s");
   fmt::print("{:<6} {:>8} {:>7} {:>9} {:>11} {:>11} {:>9} {:>9} {:>14} {:>14} {:>9}\n", "", "", "", "", "(reused)",
-             "(rebuilt)", "(reused)", "saves", "1 thread ms", fmt::format("{} thr ms", cores), fmt::format("{} thr", cores));
-  for (const auto& [spec, batch_size] : std::vector<std::pair<std::string, int>>{{"mlp", 32}, {"cnn", 32}, {"gpt", 8}}) {
+             "(rebuilt)", "(reused)", "saves", "1 thread ms", fmt::format("{} thr ms", cores),
+             fmt::format("{} thr", cores));
+  for (const auto& [spec, batch_size] :
+       std::vector<std::pair<std::string, int>>{{"mlp", 32}, {"cnn", 32}, {"gpt", 8}}) {
     Problem p = make(spec, batch_size);
     hessian::LossHessian reused(*p.model, {p.batch}, {true, 8.0});
     hessian::LossHessian rebuilt(*p.model, {p.batch}, {false, 8.0});
@@ -124,12 +127,13 @@ int main(int argc, char** argv) {
     }
     const double step1 = lanczos_step_seconds(blocks, 1, reps);
     const double step_all = lanczos_step_seconds(blocks, cores, reps);
-    fmt::print("{:<6} {:>8} {:>7} {:>9.2f} {:>11.2f} {:>11.2f} {:>9.2f} {:>8.0f}% {:>14.1f} {:>14.1f} {:>9.1f}\n", spec, n,
-               layout.names.size(), 1e3 * grad, 1e3 * hvp, 1e3 * hvp_rebuilt, hvp / grad,
+    fmt::print("{:<6} {:>8} {:>7} {:>9.2f} {:>11.2f} {:>11.2f} {:>9.2f} {:>8.0f}% {:>14.1f} {:>14.1f} {:>9.1f}\n", spec,
+               n, layout.names.size(), 1e3 * grad, 1e3 * hvp, 1e3 * hvp_rebuilt, hvp / grad,
                100.0 * (1.0 - hvp / hvp_rebuilt), 1e3 * step1, 1e3 * step_all, double(blocks.size()) / step_all);
     if (spec == "gpt" && !dump_dir.empty()) dump(p, reused, dump_dir);
   }
-  fmt::print("\nHVP/grad: full Hessian-vector product over the reused first-order graph vs one gradient "
-             "(theory floor ≈ 2). Lanczos step: one restricted HVP for every tensor block.\n");
+  fmt::print(
+      "\nHVP/grad: full Hessian-vector product over the reused first-order graph vs one gradient "
+      "(theory floor ≈ 2). Lanczos step: one restricted HVP for every tensor block.\n");
   return 0;
 }

@@ -122,9 +122,10 @@ Args parse_args(int argc, char** argv) {
     } else if (flag == "--write-shapes") {
       a.write_shapes = value;
     } else {
-      throw std::invalid_argument(fmt::format("unknown option {} (valid: --sizes --threads --presets --steps "
-                                              "--warmup --python --write-shapes)",
-                                              flag));
+      throw std::invalid_argument(
+          fmt::format("unknown option {} (valid: --sizes --threads --presets --steps "
+                      "--warmup --python --write-shapes)",
+                      flag));
     }
   }
   a.threads.erase(std::unique(a.threads.begin(), a.threads.end()), a.threads.end());
@@ -140,8 +141,8 @@ struct Model {
 Model gpt2_like(std::int64_t millions) {
   Model m;
   const std::int64_t target = millions * 1'000'000;
-  const std::int64_t per_layer = 4 * (kDModel * kDModel + kDModel) + kDff * kDModel + kDff + kDModel * kDff + kDModel +
-                                 4 * kDModel;
+  const std::int64_t per_layer =
+      4 * (kDModel * kDModel + kDModel) + kDff * kDModel + kDff + kDModel * kDff + kDModel + 4 * kDModel;
   m.layers = std::max<std::int64_t>(1, std::llround(static_cast<double>(target) / 8.3e6));
   const std::int64_t rest = target - m.layers * per_layer - kContext * kDModel - 2 * kDModel;
   m.vocab = rest / kDModel / 64 * 64;
@@ -267,8 +268,9 @@ void run(const Args& a) {
   const auto python = read_python(a.python);
   fmt::print("CPU optimizer step: median of {} steps after {} warm-up steps; {} hardware threads\n", a.steps, a.warmup,
              std::thread::hardware_concurrency());
-  fmt::print("B/param and GB/s count one read of p, g and the state and one write of p and the state (extra passes "
-             "not counted); speed-up = other ms / this ms\n");
+  fmt::print(
+      "B/param and GB/s count one read of p, g and the state and one write of p and the state (extra passes "
+      "not counted); speed-up = other ms / this ms\n");
   for (std::int64_t size : a.sizes) {
     const Model model = gpt2_like(size);
     fmt::print("\nsize {}M: {} parameters in {} tensors (GPT-2-like: {} layers, d_model {}, tied wte [{}, {}])\n", size,
@@ -289,14 +291,14 @@ void run(const Args& a) {
       const auto py = python.find({size, threads});
       const double python_ms = py == python.end() ? 0.0 : py->second;
 
-      fmt::print("threads {}{} (at::get_num_threads {}, omp_get_max_threads {}): memcpy {:.1f} GB/s, in-place "
-                 "a+=b {:.1f} GB/s\n",
-                 threads,
-                 threads == static_cast<int>(std::thread::hardware_concurrency()) ? " = all cores, blockscope's default"
-                                                                                   : "",
-                 at::get_num_threads(), omp_get_max_threads(), memcpy, inplace);
-      fmt::print("  {:<26} {:<12} {:>7} {:>9} {:>7} {:>8} {:>9} {:>13} {:>15}\n", "optimizer", "partition",
-                 "B/param", "ms/step", "GB/s", "%memcpy", "%in-place", "vs torch C++", "vs py foreach");
+      fmt::print(
+          "threads {}{} (at::get_num_threads {}, omp_get_max_threads {}): memcpy {:.1f} GB/s, in-place "
+          "a+=b {:.1f} GB/s\n",
+          threads,
+          threads == static_cast<int>(std::thread::hardware_concurrency()) ? " = all cores, blockscope's default" : "",
+          at::get_num_threads(), omp_get_max_threads(), memcpy, inplace);
+      fmt::print("  {:<26} {:<12} {:>7} {:>9} {:>7} {:>8} {:>9} {:>13} {:>15}\n", "optimizer", "partition", "B/param",
+                 "ms/step", "GB/s", "%memcpy", "%in-place", "vs torch C++", "vs py foreach");
       auto row = [&](const std::string& name, const std::string& part, double bytes_per_param, double ms) {
         const double gbps = bytes_per_param * n / (ms * 1e6);
         fmt::print("  {:<26} {:<12} {:>7.3f} {:>9.2f} {:>7.2f} {:>7.1f}% {:>8.1f}% {:>13} {:>15}\n", name, part,

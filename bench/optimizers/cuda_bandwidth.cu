@@ -154,8 +154,12 @@ PresetResult time_preset(const std::string& preset, const std::vector<bs::partit
     s.param_in = s.param_out = p;
     opt::TensorState& st = s.in;
     switch (spec.m) {
-      case opt::FirstMoment::fp32: st.m_fp32 = static_cast<float*>(alloc(n, 4)); break;
-      case opt::FirstMoment::bf16: st.m_bf16 = static_cast<std::uint16_t*>(alloc(n, 2)); break;
+      case opt::FirstMoment::fp32:
+        st.m_fp32 = static_cast<float*>(alloc(n, 4));
+        break;
+      case opt::FirstMoment::bf16:
+        st.m_bf16 = static_cast<std::uint16_t*>(alloc(n, 2));
+        break;
       case opt::FirstMoment::codebook:
         st.m_code = static_cast<std::uint8_t*>(alloc(n, 1));
         st.m_scale = static_cast<float*>(alloc(t.scale_groups.count(), 4));
@@ -166,8 +170,11 @@ PresetResult time_preset(const std::string& preset, const std::vector<bs::partit
         break;
     }
     switch (spec.v) {
-      case opt::SecondMoment::element: st.v_fp32 = static_cast<float*>(alloc(n, 4)); break;
-      case opt::SecondMoment::shared: break;
+      case opt::SecondMoment::element:
+        st.v_fp32 = static_cast<float*>(alloc(n, 4));
+        break;
+      case opt::SecondMoment::shared:
+        break;
       case opt::SecondMoment::companded:
         st.v_q8 = static_cast<std::uint8_t*>(alloc(n, 1));
         st.v_scale16 = static_cast<std::uint16_t*>(alloc(groups, 2));
@@ -197,8 +204,8 @@ PresetResult time_preset(const std::string& preset, const std::vector<bs::partit
   std::vector<double> ms;
   for (int step = 1; step <= warmup + steps; ++step) {
     for (std::size_t i = 0; i < tensors.size(); ++i) {
-      tensors[i].scalars = opt::math::make_step_scalars(1e-3, 0.9, 0.999, 1e-8,
-                                                        layout.tensors[i].decays ? 0.01 : 0.0, step);
+      tensors[i].scalars =
+          opt::math::make_step_scalars(1e-3, 0.9, 0.999, 1e-8, layout.tensors[i].decays ? 0.01 : 0.0, step);
     }
     cudaEventRecord(start);
     opt::run_step(opt::KernelDevice::cuda, layout, tensors, global);
@@ -227,13 +234,20 @@ int run(int argc, char** argv) {
       if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--layers") layers = std::stoll(next());
-    else if (a == "--vocab") vocab = std::stoll(next());
-    else if (a == "--steps") steps = std::stoi(next());
-    else if (a == "--warmup") warmup = std::stoi(next());
-    else if (a == "--torch-ms") torch_ms = std::stod(next());
-    else if (a == "--print-shapes") print_shapes = true;
-    else throw std::invalid_argument("unknown option " + a + " (see the usage at the top of cuda_bandwidth.cu)");
+    if (a == "--layers")
+      layers = std::stoll(next());
+    else if (a == "--vocab")
+      vocab = std::stoll(next());
+    else if (a == "--steps")
+      steps = std::stoi(next());
+    else if (a == "--warmup")
+      warmup = std::stoi(next());
+    else if (a == "--torch-ms")
+      torch_ms = std::stod(next());
+    else if (a == "--print-shapes")
+      print_shapes = true;
+    else
+      throw std::invalid_argument("unknown option " + a + " (see the usage at the top of cuda_bandwidth.cu)");
   }
   const auto model = gpt2(layers, vocab);
   if (print_shapes) {  // "name dim0 [dim1]" per line, for the python reference

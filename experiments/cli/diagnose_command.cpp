@@ -1,28 +1,27 @@
 // `blockscope diagnose`: does sharing one v per block fit the per-element
 // second moments it replaces? For each partition file, from K minibatch
 // gradients (of --model on --data, or a --gradients file; layouts in
-// experiments/analysis/element_statistics.h): per-block
+// analysis/element_statistics.h): per-block
 // spread of v ≈ E[g²] around the block mean (partition/diagnostics.h), the
 // optimizer-state bytes/param, and with --dense (≤ --max-params parameters)
 // Gefen's element-pair check on the exact Hessian (hessian/sharing_check.h).
 // Output: a table per partition, a comparison, an HDF5 file (schema
-// blockscope.diagnostics/1, experiments/analysis/diagnostics_report.h) and,
+// blockscope.diagnostics/1, analysis/diagnostics_report.h) and,
 // with --plots, PNG figures.
 #include <fmt/format.h>
 
 #include <algorithm>
 
+#include "analysis/diagnostics_report.h"
+#include "analysis/element_statistics.h"
 #include "data/sources.h"
-#include "experiments/analysis/diagnostics_report.h"
-#include "experiments/analysis/element_statistics.h"
 #include "experiments/cli/commands.h"
-#include "experiments/cli/operator_progress.h"
-#include "experiments/cli/progress_bar.h"
 #include "experiments/cli/validators.h"
 #include "experiments/plots/plots.h"
 #include "hessian/dense.h"
 #include "hessian/sharing_check.h"
 #include "io/h5_file.h"
+#include "io/progress_bar.h"
 
 namespace blockscope::cli {
 namespace {
@@ -57,9 +56,9 @@ std::vector<std::vector<Eigen::Index>> block_members(const partition::Partition&
 }
 
 // The pair check on every block of `p`, with the exact Hessian `h` [n, n] and v [n].
-analysis::PartitionPairCheck pair_check(const partition::Partition& p, const std::vector<partition::TensorInfo>& tensors,
-                                        const Eigen::MatrixXd& h, const Eigen::VectorXd& v,
-                                        const std::vector<double>& thresholds) {
+analysis::PartitionPairCheck pair_check(const partition::Partition& p,
+                                        const std::vector<partition::TensorInfo>& tensors, const Eigen::MatrixXd& h,
+                                        const Eigen::VectorXd& v, const std::vector<double>& thresholds) {
   analysis::PartitionPairCheck out;
   out.thresholds = thresholds;
   const std::size_t C = thresholds.size();
@@ -82,9 +81,8 @@ analysis::PartitionPairCheck pair_check(const partition::Partition& p, const std
     }
   }
   for (std::size_t c = 0; c < C; ++c) {
-    out.total_fraction_within.push_back(out.total_pairs_above[c] > 0
-                                            ? within[c] / static_cast<double>(out.total_pairs_above[c])
-                                            : std::nan(""));
+    out.total_fraction_within.push_back(
+        out.total_pairs_above[c] > 0 ? within[c] / static_cast<double>(out.total_pairs_above[c]) : std::nan(""));
   }
   return out;
 }
@@ -102,8 +100,10 @@ void run_diagnose(const DiagnoseOptions& o) {
   std::vector<partition::Partition> partitions;
   for (const auto& file : o.partitions) partitions.push_back(partition::Partition::load(file));
 
-  hessian::Attributes settings = {{"minibatches", o.minibatches}, {"batch_size", o.batch_size},
-                                  {"seed", static_cast<std::int64_t>(o.seed)}, {"dense", o.dense},
+  hessian::Attributes settings = {{"minibatches", o.minibatches},
+                                  {"batch_size", o.batch_size},
+                                  {"seed", static_cast<std::int64_t>(o.seed)},
+                                  {"dense", o.dense},
                                   {"gradients_mode", std::string("training")}};
   analysis::SecondMoments moments;
   analysis::Minibatches source;
@@ -113,17 +113,17 @@ void run_diagnose(const DiagnoseOptions& o) {
     try {
       moments = analysis::second_moments(analysis::read_gradient_file(o.gradients, &expected));
     } catch (const std::runtime_error& e) {
-      throw std::runtime_error(fmt::format("{} (the gradients and partition {} must be of one model)", e.what(),
-                                           o.partitions.front()));
+      throw std::runtime_error(
+          fmt::format("{} (the gradients and partition {} must be of one model)", e.what(), o.partitions.front()));
     }
     settings["gradient_source"] = o.gradients;
     settings["minibatches"] = moments.minibatches;
   } else {
     source = analysis::open_minibatches(o.model, o.data, o.batch_size, o.minibatches, o.seed, o.params);
     if (o.dense && source.model->num_parameters() > o.max_params) {
-      throw std::runtime_error(fmt::format(
-          "--dense is for small models: this one has {} parameters (> --max-params {})",
-          source.model->num_parameters(), o.max_params));
+      throw std::runtime_error(
+          fmt::format("--dense is for small models: this one has {} parameters (> --max-params {})",
+                      source.model->num_parameters(), o.max_params));
     }
     std::vector<partition::TensorInfo> model;
     for (const auto& p : source.model->parameters()) model.push_back({p.name, p.tensor.sizes().vec()});
@@ -141,9 +141,9 @@ void run_diagnose(const DiagnoseOptions& o) {
     settings["model"] = source.model->description();
     settings["model_spec"] = o.model;
     settings["data"] = source.dataset.description;
-    ProgressBar bar("gradients", "minibatches");
-    moments = analysis::minibatch_second_moments(*source.model, source.batches,
-                                                 [&](std::int64_t done, std::int64_t total) { bar.update(done, total); });
+    io::ProgressBar bar("gradients", "minibatches");
+    moments = analysis::minibatch_second_moments(
+        *source.model, source.batches, [&](std::int64_t done, std::int64_t total) { bar.update(done, total); });
     bar.finish();
   }
 
@@ -164,9 +164,9 @@ void run_diagnose(const DiagnoseOptions& o) {
     hessian::LossHessian loss_hessian(*source.model, source.batches, hessian::HvpSettings{});
     const Eigen::Index n = loss_hessian.layout().total();
     hessian::BlockHessian full(loss_hessian, {{0, n}}, "all");
-    ProgressBar bar("dense", "HVPs");
-    ReportingOperator reporting(full, bar, n);
-    const hessian::DenseMatrix dense = hessian::dense_matrix(reporting);
+    io::ProgressBar bar("dense", "HVPs");
+    const hessian::DenseMatrix dense = hessian::dense_matrix(
+        full, hessian::kDefaultMaxDenseSize, [&](std::int64_t done, std::int64_t total) { bar.update(done, total); });
     bar.finish();
     Eigen::VectorXd v(n);
     for (std::size_t t = 0; t < moments.v.size(); ++t) {
@@ -204,11 +204,15 @@ void register_diagnose(CLI::App& app) {
                   "HDF5 file of gradients: one dataset per parameter, named by its qualified name, [K, *shape] for K "
                   "minibatches or [*shape] for one (the partitions' shapes tell them apart; replaces --model/--data)");
   cmd->add_option("--params", o->params, "trained parameters to analyse at (blockscope.params/1 or a checkpoint)");
-  cmd->add_option("--minibatches,-k", o->minibatches, "minibatch gradients K averaged into v")->capture_default_str()->check(kPositive);
+  cmd->add_option("--minibatches,-k", o->minibatches, "minibatch gradients K averaged into v")
+      ->capture_default_str()
+      ->check(kPositive);
   cmd->add_option("--batch-size", o->batch_size, "examples per minibatch")->capture_default_str()->check(kPositive);
   cmd->add_option("--seed", o->seed, "seed for model initialisation and data")->capture_default_str();
   cmd->add_flag("--dense", o->dense, "also run the element-pair check on the exact Hessian (small models)");
-  cmd->add_option("--max-params", o->max_params, "largest model --dense accepts (memory n² float64)")->capture_default_str()->check(kPositive);
+  cmd->add_option("--max-params", o->max_params, "largest model --dense accepts (memory n² float64)")
+      ->capture_default_str()
+      ->check(kPositive);
   cmd->add_option("--thresholds", o->thresholds, "coupling thresholds c for the pair check")->capture_default_str();
   cmd->add_option("--out,-o", o->out, "result file (HDF5, schema blockscope.diagnostics/1)")->capture_default_str();
   cmd->add_option("--plots", o->plots, "directory for PNG plots (log-ratio histograms, CV per block)");

@@ -9,8 +9,8 @@
 #include "data/sources.h"
 #include "experiments/cli/commands.h"
 #include "experiments/cli/validators.h"
-#include "experiments/models/data_fit.h"
-#include "experiments/models/model.h"
+#include "models/data_fit.h"
+#include "models/model.h"
 
 namespace blockscope::cli {
 namespace {
@@ -63,8 +63,8 @@ void run_info(const InfoOptions& o) {
   if (o.data.empty()) return;
   const double loss = dataset_loss(*model, dataset);
   if (!std::isfinite(loss)) {
-    throw std::runtime_error(fmt::format(
-        "the loss on {} is not finite ({}): check the data's scale and the model", dataset.description, loss));
+    throw std::runtime_error(fmt::format("the loss on {} is not finite ({}): check the data's scale and the model",
+                                         dataset.description, loss));
   }
   fmt::print("\ndata: {}\n  inputs {} {}, targets {} {}\n  loss: {} (mean over {} examples) = {:.6f}\n",
              dataset.description, shape_string(dataset.inputs.sizes()), std::string(dataset.inputs.dtype().name()),
@@ -75,15 +75,17 @@ void run_info(const InfoOptions& o) {
 }  // namespace
 
 void register_info(CLI::App& app) {
-  CLI::App* cmd = app.add_subcommand(
-      "info", "Print a model's parameter table (name, shape, numel, total); with --data, check the data fits and print the loss");
+  CLI::App* cmd = app.add_subcommand("info",
+                                     "Print a model's parameter table (name, shape, numel, total); with --data, check "
+                                     "the data fits and print the loss");
   auto o = std::make_shared<InfoOptions>();
   cmd->add_option("--model,-m", o->model,
                   "zoo model (see `blockscope models`), e.g. gpt:n_layer=4, or a TorchScript .pt")
       ->required();
   cmd->add_option("--data,-d", o->data, "data source (auto, mixture, images, markov, text) or FILE.h5");
   cmd->add_option("--examples", o->examples, "examples drawn from a synthetic source")
-      ->capture_default_str()->check(kPositive);
+      ->capture_default_str()
+      ->check(kPositive);
   cmd->add_option("--seed", o->seed, "seed for model initialisation and synthetic data")->capture_default_str();
   cmd->callback([o] { run_info(*o); });
 }

@@ -3,17 +3,17 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <CLI/CLI.hpp>
 #include <H5Cpp.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <exception>
 #include <new>
 
 #include "experiments/cli/commands.h"
-#include "experiments/models/torch_error.h"
 #include "io/crash_guard.h"
 #include "io/h5_file.h"
+#include "models/torch_error.h"
 #include "optimizers/device.h"
 
 namespace {

@@ -4,13 +4,13 @@
 
 #include "data/sources.h"
 #include "experiments/cli/commands.h"
-#include "experiments/models/zoo/zoo.h"
+#include "models/zoo/zoo.h"
 
 namespace blockscope::cli {
 
 void register_models(CLI::App& app) {
-  CLI::App* cmd = app.add_subcommand(
-      "models", "List the built-in models (with default sizes and options) and data sources");
+  CLI::App* cmd =
+      app.add_subcommand("models", "List the built-in models (with default sizes and options) and data sources");
   cmd->callback([] {
     fmt::print("Built-in models (use --model NAME or NAME:key=value,...; or a TorchScript .pt):\n\n");
     for (const models::ZooEntry& entry : models::zoo()) {

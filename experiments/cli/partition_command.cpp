@@ -4,7 +4,7 @@
 //
 // Gradient-driven strategies (gefen) take the first-step gradient from
 // --model/--data (one batch, the model in training mode) or from
-// --gradients FILE.h5 (layouts in experiments/analysis/element_statistics.h;
+// --gradients FILE.h5 (layouts in analysis/element_statistics.h;
 // names and shapes then come from the file and --model is optional).
 //
 // The Hessian-driven strategy (hessian; partition/hessian_strategy.h) merges
@@ -12,24 +12,19 @@
 // over --probes HVPs (--statistic curvature) or E[g²] over --batches
 // minibatches (squared-gradient; from --gradients: the one saved gradient's g²),
 // on --batches batches of --batch-size examples of --data.
-#include <ATen/ATen.h>
 #include <fmt/format.h>
-#include <torch/csrc/autograd/autograd.h>
 
 #include <cmath>
 #include <fstream>
 
-#include "data/loss.h"
-#include "experiments/analysis/element_statistics.h"
-#include "experiments/cli/progress_bar.h"
+#include "analysis/partition_builder.h"
 #include "data/sources.h"
 #include "experiments/cli/commands.h"
 #include "experiments/cli/validators.h"
-#include "experiments/models/data_fit.h"
-#include "experiments/models/model.h"
 #include "io/h5_file.h"
-#include "hessian/diagonal.h"
-#include "partition/hessian_strategy.h"
+#include "io/progress_bar.h"
+#include "models/data_fit.h"
+#include "models/model.h"
 #include "partition/strategies.h"
 
 namespace blockscope::cli {
@@ -37,86 +32,15 @@ namespace {
 
 struct PartitionOptions {
   std::string strategy = "adam-mini";
-  std::string model = "gpt";
-  std::string data = "auto";
+  analysis::StatisticSource source;
   std::string gradients;
   bool model_given = false;  // --model on the command line (it then decides a --gradients file's layout)
-  std::string params;
-  std::int64_t batch_size = 32;
-  std::uint64_t seed = 0;
   std::int64_t n_heads = 0, n_kv_heads = 0, head_dim = 0;
   std::string gefen_rule = "v1.2.3";
-  std::string statistic = "curvature";
-  int probes = 16;
-  std::int64_t batches = 8;
-  std::int64_t target_blocks = 0;
-  double merge_threshold = std::nan("");  // unset: see HessianStrategyOptions
+  analysis::HessianStrategySettings hessian;
   std::string out = "partition.h5";
   std::string json;
 };
-
-// The gradient of the first batch's mean loss, per parameter, in float32.
-std::vector<std::vector<float>> first_step_gradients(models::Model& model, const PartitionOptions& o) {
-  data::Dataset d = data::load_dataset(o.data, model.input_spec(), {o.batch_size, 0, o.seed});
-  models::check_data_fits(model, d);
-  data::Batch batch = data::make_batches(d, {o.batch_size, 1, false, o.seed}).front();
-  model.set_training(true);
-  at::Tensor loss = data::mean_loss(model.forward(batch.inputs), batch.targets);
-  std::vector<at::Tensor> params;
-  for (const auto& p : model.parameters()) params.push_back(p.tensor);
-  std::vector<at::Tensor> g = torch::autograd::grad({loss}, params, {}, false, false, true);
-  std::vector<std::vector<float>> out;
-  for (std::size_t t = 0; t < g.size(); ++t) {
-    at::Tensor flat = (g[t].defined() ? g[t] : at::zeros_like(params[t])).reshape({-1}).to(at::kFloat).contiguous();
-    out.emplace_back(flat.data_ptr<float>(), flat.data_ptr<float>() + flat.numel());
-  }
-  return out;
-}
-
-// Per-element statistics for the hessian strategy and the settings that describe them.
-// gradients: the --gradients file when given.
-std::vector<std::vector<double>> hessian_statistics(const PartitionOptions& o, const analysis::GradientFile* gradients,
-                                                    nlohmann::json& settings) {
-  settings["statistic"] = o.statistic;
-  std::vector<std::vector<double>> stats;
-  if (gradients) {
-    settings["gradient_source"] = o.gradients;
-    settings["minibatches"] = gradients->minibatches;
-    return analysis::second_moments(*gradients).v;
-  }
-  analysis::Minibatches mb = analysis::open_minibatches(o.model, o.data, o.batch_size, o.batches, o.seed, o.params);
-  settings["model"] = mb.model->description();
-  settings["data"] = mb.dataset.description;
-  settings["batches"] = o.batches;
-  settings["batch_size"] = o.batch_size;
-  settings["seed"] = static_cast<std::int64_t>(o.seed);
-  if (o.statistic == "squared-gradient") return analysis::minibatch_second_moments(*mb.model, mb.batches).v;
-  hessian::LossHessian loss_hessian(*mb.model, mb.batches, hessian::HvpSettings{});
-  ProgressBar bar("hutchinson diag(H)", "HVPs");
-  const hessian::ParameterLayout& layout = loss_hessian.layout();
-  const hessian::BlockHessian full(loss_hessian, {{0, layout.total()}}, "all");
-  const Eigen::VectorXd diagonal =
-      hessian::hutchinson_diagonal(full, o.probes, o.seed, [&](int done, int total) { bar.update(done, total); });
-  stats = layout.per_tensor(diagonal.data());
-  bar.finish();
-  settings["probes"] = o.probes;
-  settings["hvp_count"] = loss_hessian.num_products();
-  return stats;
-}
-
-// The built-in strategies plus "hessian", whose builder computes its statistics when it runs.
-partition::StrategyRegistry make_registry(const PartitionOptions& o, const analysis::GradientFile* gradients = nullptr) {
-  partition::StrategyRegistry registry;
-  registry.add("hessian", "merge neighbouring rows whose curvature (Hutchinson diag H) or E[g²] agrees",
-               [&o, gradients](const partition::StrategyInputs& in) {
-                 partition::HessianStrategyOptions options;
-                 options.target_blocks = o.target_blocks;
-                 if (!std::isnan(o.merge_threshold)) options.merge_threshold = o.merge_threshold;
-                 std::vector<std::vector<double>> stats = hessian_statistics(o, gradients, options.settings);
-                 return partition::hessian_partition(in.model, stats, options);
-               });
-  return registry;
-}
 
 void print_summary(const partition::Partition& p) {
   std::size_t width = 4;
@@ -138,21 +62,24 @@ void print_summary(const partition::Partition& p) {
 }
 
 void run_partition(const PartitionOptions& o) {
-  if (o.strategy == "hessian" && o.statistic == "curvature" && !o.gradients.empty()) {
+  if (o.strategy == "hessian" && o.hessian.statistic == "curvature" && !o.gradients.empty()) {
     throw std::runtime_error(
         "the curvature statistic needs --model/--data; with --gradients use --statistic squared-gradient");
   }
-  if (!o.params.empty() && !o.gradients.empty() && !o.model_given) {
+  if (!o.source.params.empty() && !o.gradients.empty() && !o.model_given) {
     throw std::runtime_error("--params needs --model: with --gradients alone no model is loaded");
   }
   io::check_output_file(o.out);
   if (!o.json.empty()) io::check_output_file(o.json);
+  const partition::HeadConfig heads{o.n_heads, o.n_kv_heads, o.head_dim};
   partition::StrategyInputs inputs;
   std::vector<std::vector<float>> grads;
   std::unique_ptr<models::Model> model;
   if (o.gradients.empty() || o.model_given) {
-    model = models::load_model(o.model, o.seed, o.params);
-    for (const auto& p : model->parameters()) inputs.model.push_back({p.name, p.tensor.sizes().vec()});
+    model = models::load_model(o.source.model, o.source.seed, o.source.params);
+    inputs = analysis::strategy_inputs(*model, heads);
+  } else {
+    inputs.adam_mini.heads = heads;
   }
   analysis::GradientFile file;
   if (!o.gradients.empty()) {
@@ -163,18 +90,25 @@ void run_partition(const PartitionOptions& o) {
       inputs.gradients.push_back({file.gradients[t].data(), file.tensors[t].numel()});
     }
   } else if (o.strategy == "gefen") {
-    grads = first_step_gradients(*model, o);
-    }
-  partition::HeadConfig heads;
-  if (model && !model->attention().empty()) {
-    const auto& a = model->attention().front();
-    heads = {a.n_head, a.n_kv_head, a.head_dim};
+    data::Dataset d = data::load_dataset(o.source.data, model->input_spec(), {o.source.batch_size, 0, o.source.seed});
+    models::check_data_fits(*model, d);
+    grads = analysis::batch_gradients(*model,
+                                      data::make_batches(d, {o.source.batch_size, 1, false, o.source.seed}).front());
   }
-  inputs.adam_mini.heads = partition::override_heads(heads, {o.n_heads, o.n_kv_heads, o.head_dim});
   inputs.gefen.rule = partition::parse_gefen_rule(o.gefen_rule);
   for (const auto& g : grads) inputs.gradients.push_back({g.data(), static_cast<std::int64_t>(g.size())});
 
-  partition::Partition p = make_registry(o, o.gradients.empty() ? nullptr : &file).make(o.strategy, inputs);
+  std::unique_ptr<io::ProgressBar> bar;
+  const auto progress = [&](std::int64_t done, std::int64_t total) {
+    if (!bar)
+      bar = std::make_unique<io::ProgressBar>(o.hessian.statistic == "curvature" ? "hutchinson diag(H)" : "E[g²]",
+                                              o.hessian.statistic == "curvature" ? "HVPs" : "minibatches");
+    bar->update(done, total);
+  };
+  partition::Partition p =
+      analysis::strategy_registry(o.source, o.hessian, o.gradients.empty() ? nullptr : &file, progress)
+          .make(o.strategy, inputs);
+  if (bar) bar->finish();
   for (const std::string& line : partition::unmatched_tensor_warnings(p)) fmt::print(stderr, "warning: {}\n", line);
   p.save(o.out);
   if (!o.json.empty()) {
@@ -187,33 +121,46 @@ void run_partition(const PartitionOptions& o) {
 }  // namespace
 
 void register_partition(CLI::App& app) {
-  CLI::App* cmd = app.add_subcommand("partition", "Partition a model's parameters into blocks that share optimizer statistics");
+  CLI::App* cmd =
+      app.add_subcommand("partition", "Partition a model's parameters into blocks that share optimizer statistics");
   auto o = std::make_shared<PartitionOptions>();
-  partition::StrategyRegistry registry = make_registry(*o);
+  const partition::StrategyRegistry registry = analysis::strategy_registry(o->source, o->hessian);
   std::string help = "strategy:";
   for (const auto& name : registry.names()) help += fmt::format("\n  {:<12} {}", name, registry.help(name));
   cmd->add_option("--strategy,-s", o->strategy, help)->capture_default_str();
-  CLI::Option* model = cmd->add_option("--model,-m", o->model, "zoo model or TorchScript .pt")->capture_default_str();
-  cmd->add_option("--data,-d", o->data, "data for gradient-driven strategies (first batch)")->capture_default_str();
+  CLI::Option* model =
+      cmd->add_option("--model,-m", o->source.model, "zoo model or TorchScript .pt")->capture_default_str();
+  cmd->add_option("--data,-d", o->source.data, "data for gradient-driven strategies (first batch)")
+      ->capture_default_str();
   cmd->add_option("--gradients", o->gradients,
                   "HDF5 file of saved gradients, one dataset per parameter name, [*shape] or [K, *shape] (replaces "
                   "--data; with --model the model's shapes tell the two layouts apart)");
-  cmd->add_option("--params", o->params, "trained parameters to start from (blockscope.params/1 or a checkpoint)");
-  cmd->add_option("--batch-size", o->batch_size, "examples in the first-step batch")->capture_default_str()->check(kPositive);
-  cmd->add_option("--seed", o->seed, "seed for model initialisation and data")->capture_default_str();
-  cmd->add_option("--n-heads", o->n_heads, "attention heads (adam-mini; default from a zoo transformer)")->check(kPositive);
+  cmd->add_option("--params", o->source.params,
+                  "trained parameters to start from (blockscope.params/1 or a checkpoint)");
+  cmd->add_option("--batch-size", o->source.batch_size, "examples in the first-step batch")
+      ->capture_default_str()
+      ->check(kPositive);
+  cmd->add_option("--seed", o->source.seed, "seed for model initialisation and data")->capture_default_str();
+  cmd->add_option("--n-heads", o->n_heads, "attention heads (adam-mini; default from a zoo transformer)")
+      ->check(kPositive);
   cmd->add_option("--n-kv-heads", o->n_kv_heads, "key/value heads under grouped-query attention (default n-heads)")
       ->check(kPositive);
   cmd->add_option("--head-dim", o->head_dim, "width of one head (default: q rows / n-heads)")->check(kPositive);
   cmd->add_option("--gefen-rule", o->gefen_rule, "period rule: v1.2.3 or v1.1.1")->capture_default_str();
-  cmd->add_option("--statistic", o->statistic, "hessian: per-element statistic, curvature or squared-gradient")
-      ->capture_default_str()->check(CLI::IsMember({"curvature", "squared-gradient"}));
-  cmd->add_option("--probes", o->probes, "hessian: Hutchinson probes (one full HVP each)")->capture_default_str()->check(kPositive);
-  cmd->add_option("--batches", o->batches, "hessian: batches of --batch-size the statistic is taken over")
-      ->capture_default_str()->check(kPositive);
-  cmd->add_option("--target-blocks", o->target_blocks, "hessian: stop merging at this many blocks (0 = no target)")
-      ->capture_default_str()->check(kNonNegative);
-  cmd->add_option("--merge-threshold", o->merge_threshold,
+  cmd->add_option("--statistic", o->hessian.statistic, "hessian: per-element statistic, curvature or squared-gradient")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"curvature", "squared-gradient"}));
+  cmd->add_option("--probes", o->hessian.probes, "hessian: Hutchinson probes (one full HVP each)")
+      ->capture_default_str()
+      ->check(kPositive);
+  cmd->add_option("--batches", o->hessian.batches, "hessian: batches of --batch-size the statistic is taken over")
+      ->capture_default_str()
+      ->check(kPositive);
+  cmd->add_option("--target-blocks", o->hessian.target_blocks,
+                  "hessian: stop merging at this many blocks (0 = no target)")
+      ->capture_default_str()
+      ->check(kNonNegative);
+  cmd->add_option("--merge-threshold", o->hessian.merge_threshold,
                   "hessian: neighbours merge only when |ln level_a − ln level_b| ≤ this (default: no limit with "
                   "--target-blocks, ln 2 without)");
   cmd->add_option("--out,-o", o->out, "partition file (HDF5, schema blockscope.partition/1)")->capture_default_str();

@@ -5,28 +5,29 @@
 #include <fmt/format.h>
 
 #include "experiments/cli/commands.h"
-#include "experiments/cli/progress_bar.h"
 #include "experiments/cli/validators.h"
 #include "experiments/training/training_loop.h"
+#include "io/progress_bar.h"
 #include "optimizers/spec.h"
 
 namespace blockscope::cli {
 namespace {
 
 void run_train(const training::TrainOptions& o) {
-  std::unique_ptr<ProgressBar> bar;
+  std::unique_ptr<io::ProgressBar> bar;
   training::TrainSummary s = training::train(
       o,
       [&](std::int64_t done, std::int64_t total) {
-        if (!bar) bar = std::make_unique<ProgressBar>("train", "steps");
+        if (!bar) bar = std::make_unique<io::ProgressBar>("train", "steps");
         bar->update(done, total);
       },
       [](const std::string& line) { fmt::print(stderr, "warning: {}\n", line); });
   if (bar) bar->finish();
   fmt::print("model: {}\noptimizer: {} (partition {})\n", s.model_description, s.optimizer_spec, s.partition_strategy);
-  fmt::print("steps {}..{}: final loss {:.6g} in {:.1f} s; optimizer state {} bytes ({:.4f} bytes/param); "
-             "{} tensor-steps skipped for non-finite gradients\n",
-             s.first_step, s.steps, s.final_loss, s.seconds, s.state_bytes, s.state_bytes_per_parameter, s.skipped);
+  fmt::print(
+      "steps {}..{}: final loss {:.6g} in {:.1f} s; optimizer state {} bytes ({:.4f} bytes/param); "
+      "{} tensor-steps skipped for non-finite gradients\n",
+      s.first_step, s.steps, s.final_loss, s.seconds, s.state_bytes, s.state_bytes_per_parameter, s.skipped);
   fmt::print("wrote {}{}{}\n", o.out, o.checkpoint.empty() ? "" : ", " + o.checkpoint,
              o.save_params.empty() ? "" : ", " + o.save_params);
 }
@@ -34,11 +35,14 @@ void run_train(const training::TrainOptions& o) {
 }  // namespace
 
 void register_train(CLI::App& app) {
-  CLI::App* cmd = app.add_subcommand("train", "Train a model with AdamW, Adam-mini, Gefen, FlashOptim-style AdamW or any "
-                                              "optimizer spec over a partition");
+  CLI::App* cmd = app.add_subcommand("train",
+                                     "Train a model with AdamW, Adam-mini, Gefen, FlashOptim-style AdamW or any "
+                                     "optimizer spec over a partition");
   auto o = std::make_shared<training::TrainOptions>();
-  cmd->add_option("--model,-m", o->model, "zoo model (see `blockscope models`) or TorchScript .pt")->capture_default_str();
-  cmd->add_option("--data,-d", o->data, "data source (auto, mixture, images, markov, text) or FILE.h5")->capture_default_str();
+  cmd->add_option("--model,-m", o->model, "zoo model (see `blockscope models`) or TorchScript .pt")
+      ->capture_default_str();
+  cmd->add_option("--data,-d", o->data, "data source (auto, mixture, images, markov, text) or FILE.h5")
+      ->capture_default_str();
   cmd->add_option("--optimizer", o->optimizer,
                   fmt::format("preset ({}) or spec \"v=element|shared|companded,m=fp32|bf16|codebook|companded,"
                               "w=fp32|bf16+int8|bf16+int16,exclude=norm:ln:bias|none,p1=reference|fixed\"",
@@ -47,7 +51,8 @@ void register_train(CLI::App& app) {
   cmd->add_option("--partition", o->partition,
                   "partition strategy (per-element, per-tensor, whole-model, adam-mini, gefen) or partition file; "
                   "default: gefen for codebook m, adam-mini for shared v, else per-element");
-  cmd->add_option("--n-heads", o->n_heads, "attention heads for adam-mini's per-head rule (default from a zoo transformer)")
+  cmd->add_option("--n-heads", o->n_heads,
+                  "attention heads for adam-mini's per-head rule (default from a zoo transformer)")
       ->check(kPositive);
   cmd->add_option("--n-kv-heads", o->n_kv_heads, "key/value heads under grouped-query attention (default n-heads)")
       ->check(kPositive);
@@ -58,17 +63,20 @@ void register_train(CLI::App& app) {
   cmd->add_option("--betas", o->betas, "b1,b2")->capture_default_str();
   cmd->add_option("--eps", o->eps, "added to the bias-corrected sqrt(v)")->capture_default_str();
   cmd->add_option("--batch-size", o->batch_size, "examples per batch")->capture_default_str();
-  cmd->add_option("--examples", o->examples, "examples drawn from a synthetic source (the text corpus and HDF5 files have their own size)")
+  cmd->add_option("--examples", o->examples,
+                  "examples drawn from a synthetic source (the text corpus and HDF5 files have their own size)")
       ->capture_default_str();
   cmd->add_flag("--shuffle", o->shuffle, "permute the examples each epoch (seeded); default: fixed order");
   cmd->add_option("--seed", o->seed, "seed for model initialisation, data and shuffling")->capture_default_str();
   cmd->add_option("--schedule", o->schedule, "learning-rate schedule: constant or cosine")->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "linear warm-up steps")->capture_default_str();
-  cmd->add_option("--non-finite", o->non_finite, "non-finite gradient policy: skip (leave the tensor, count it) or error")
+  cmd->add_option("--non-finite", o->non_finite,
+                  "non-finite gradient policy: skip (leave the tensor, count it) or error")
       ->capture_default_str();
   cmd->add_option("--out,-o", o->out, "run file (HDF5, schema blockscope.run/1)")->capture_default_str();
-  cmd->add_option("--checkpoint", o->checkpoint, "checkpoint file (blockscope.checkpoint/1), written at the end and every "
-                                                 "--checkpoint-every steps");
+  cmd->add_option("--checkpoint", o->checkpoint,
+                  "checkpoint file (blockscope.checkpoint/1), written at the end and every "
+                  "--checkpoint-every steps");
   cmd->add_option("--checkpoint-every", o->checkpoint_every, "steps between checkpoints (0 = only at the end)");
   cmd->add_option("--resume", o->resume, "continue from this checkpoint (same model, data, optimizer, partition)");
   cmd->add_option("--save-params", o->save_params, "write the final parameters here (blockscope.params/1)");

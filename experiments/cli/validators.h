@@ -18,6 +18,17 @@ inline CLI::Validator at_least(double minimum, const std::string& description) {
       description);
 }
 
+// Strictly above `minimum` (σ > 0).
+inline CLI::Validator above(double minimum, const std::string& description) {
+  return CLI::Validator(
+      [minimum, description](std::string& text) -> std::string {
+        double value = 0;
+        if (!CLI::detail::lexical_cast(text, value)) return "needs a number, got '" + text + "'";
+        return value > minimum ? std::string() : "must be " + description + ", got " + text;
+      },
+      description);
+}
+
 inline const CLI::Validator kNonNegative = at_least(0, "≥ 0");
 inline const CLI::Validator kPositive = at_least(1, "≥ 1");
 

@@ -12,13 +12,14 @@
 #include <stdexcept>
 #include <variant>
 
+#include "analysis/partition_builder.h"
 #include "data/dataset.h"
 #include "data/loss.h"
 #include "data/sources.h"
-#include "experiments/models/data_fit.h"
-#include "experiments/models/model.h"
-#include "experiments/models/parameter_file.h"
 #include "io/h5_file.h"
+#include "models/data_fit.h"
+#include "models/model.h"
+#include "models/parameter_file.h"
 #include "optimizers/block_optimizer.h"
 #include "optimizers/checkpoint.h"
 #include "partition/strategies.h"
@@ -44,19 +45,23 @@ std::pair<double, double> parse_betas(const std::string& text) {
     if (!(b1 >= 0.0 && b1 < 1.0 && b2 >= 0.0 && b2 < 1.0)) throw std::invalid_argument("range");
     return {b1, b2};
   } catch (const std::logic_error&) {
-    throw std::invalid_argument(fmt::format("--betas needs two numbers in [0, 1) as b1,b2 (e.g. 0.9,0.999), got '{}'", text));
+    throw std::invalid_argument(
+        fmt::format("--betas needs two numbers in [0, 1) as b1,b2 (e.g. 0.9,0.999), got '{}'", text));
   }
 }
 
 void check_options(const TrainOptions& o) {
   if (o.steps <= 0) throw std::invalid_argument(fmt::format("--steps must be positive, got {}", o.steps));
-  if (!(o.lr >= 0.0) || !std::isfinite(o.lr)) throw std::invalid_argument(fmt::format("--lr must be a finite number >= 0, got {}", o.lr));
+  if (!(o.lr >= 0.0) || !std::isfinite(o.lr))
+    throw std::invalid_argument(fmt::format("--lr must be a finite number >= 0, got {}", o.lr));
   if (!(o.weight_decay >= 0.0) || !std::isfinite(o.weight_decay)) {
     throw std::invalid_argument(fmt::format("--weight-decay must be a finite number >= 0, got {}", o.weight_decay));
   }
-  if (!(o.eps >= 0.0) || !std::isfinite(o.eps)) throw std::invalid_argument(fmt::format("--eps must be >= 0, got {}", o.eps));
+  if (!(o.eps >= 0.0) || !std::isfinite(o.eps))
+    throw std::invalid_argument(fmt::format("--eps must be >= 0, got {}", o.eps));
   if (o.examples <= 0) throw std::invalid_argument(fmt::format("--examples must be positive, got {}", o.examples));
-  if (o.batch_size <= 0) throw std::invalid_argument(fmt::format("--batch-size must be positive, got {}", o.batch_size));
+  if (o.batch_size <= 0)
+    throw std::invalid_argument(fmt::format("--batch-size must be positive, got {}", o.batch_size));
   if (o.schedule != "constant" && o.schedule != "cosine") {
     throw std::invalid_argument(fmt::format("unknown --schedule '{}' (valid: constant, cosine)", o.schedule));
   }
@@ -89,8 +94,8 @@ class BatchSchedule {
   BatchSchedule(const data::Dataset& dataset, const TrainOptions& o) : dataset_(dataset), options_(o) {
     const std::int64_t full = dataset.size() / o.batch_size;
     if (full == 0) {
-      throw std::invalid_argument(fmt::format("the data holds {} examples, fewer than one batch of {} (lower --batch-size)",
-                                              dataset.size(), o.batch_size));
+      throw std::invalid_argument(fmt::format(
+          "the data holds {} examples, fewer than one batch of {} (lower --batch-size)", dataset.size(), o.batch_size));
     }
     per_epoch_ = full;
   }
@@ -113,37 +118,17 @@ class BatchSchedule {
   std::vector<data::Batch> batches_;
 };
 
-std::vector<float> first_step_gradient(models::Model& model, std::size_t index, const std::vector<at::Tensor>& grads) {
-  const at::Tensor& g = grads[index];
-  const at::Tensor flat = (g.defined() ? g : at::zeros_like(model.parameters()[index].tensor)).reshape({-1}).to(at::kFloat).contiguous();
-  return std::vector<float>(flat.data_ptr<float>(), flat.data_ptr<float>() + flat.numel());
-}
-
+// The partition `choice` names for the model: a strategy (gefen from the
+// first batch's gradients; hessian measured on the run's model spec and
+// data, curvature over its default probes) or a partition file.
 partition::Partition make_partition(const TrainOptions& o, const std::string& choice, models::Model& model,
                                     BatchSchedule& batches) {
-  std::vector<partition::TensorInfo> infos;
-  for (const auto& p : model.parameters()) infos.push_back({p.name, p.tensor.sizes().vec()});
-  partition::StrategyRegistry registry;
-  partition::StrategyInputs in;
-  in.model = infos;
-  partition::HeadConfig heads;
-  if (!model.attention().empty()) {
-    const models::AttentionLayout& a = model.attention().front();
-    heads = {a.n_head, a.n_kv_head, a.head_dim};
-  }
-  in.adam_mini.heads = partition::override_heads(heads, {o.n_heads, o.n_kv_heads, o.head_dim});
+  partition::StrategyInputs in = analysis::strategy_inputs(model, {o.n_heads, o.n_kv_heads, o.head_dim});
   std::vector<std::vector<float>> grads;
-  if (choice == "gefen") {
-    const data::Batch& batch = batches.at(0);
-    model.set_training(true);
-    at::Tensor loss = data::mean_loss(model.forward(batch.inputs), batch.targets);
-    std::vector<at::Tensor> params;
-    for (const auto& p : model.parameters()) params.push_back(p.tensor);
-    std::vector<at::Tensor> g = torch::autograd::grad({loss}, params, {}, false, false, true);
-    for (std::size_t i = 0; i < params.size(); ++i) grads.push_back(first_step_gradient(model, i, g));
-    for (const auto& v : grads) in.gradients.push_back({v.data(), static_cast<std::int64_t>(v.size())});
-  }
-  return registry.make_or_load(choice, in);
+  if (choice == "gefen") grads = analysis::batch_gradients(model, batches.at(0));
+  for (const auto& v : grads) in.gradients.push_back({v.data(), static_cast<std::int64_t>(v.size())});
+  const analysis::StatisticSource source{o.model, o.data, "", o.batch_size, o.seed};
+  return analysis::strategy_registry(source, {}).make_or_load(choice, in);
 }
 
 // Settings that fix the trajectory; a resume must match them all.
@@ -163,10 +148,14 @@ struct Fixed {
   std::string stored_text(const H5::Group& g) const {
     if (!io::has_attribute(g, key)) return "(missing)";
     switch (g.openAttribute(key).getTypeClass()) {
-      case H5T_STRING: return io::read_string_attribute(g, key);
-      case H5T_INTEGER: return fmt::format("{}", io::read_int_attribute(g, key));
-      case H5T_FLOAT: return fmt::format("{}", io::read_double_attribute(g, key));
-      default: return "(not a number or string)";
+      case H5T_STRING:
+        return io::read_string_attribute(g, key);
+      case H5T_INTEGER:
+        return fmt::format("{}", io::read_int_attribute(g, key));
+      case H5T_FLOAT:
+        return fmt::format("{}", io::read_double_attribute(g, key));
+      default:
+        return "(not a number or string)";
     }
   }
 };
@@ -270,7 +259,8 @@ void write_run(const TrainOptions& o, const BlockOptimizer& opt, const models::M
 double scheduled_lr(const std::string& schedule, double lr, std::int64_t warmup, std::int64_t steps, std::int64_t s) {
   if (warmup > 0 && s < warmup) return lr * static_cast<double>(s + 1) / static_cast<double>(warmup);
   if (schedule == "constant") return lr;
-  const double progress = static_cast<double>(s - warmup) / static_cast<double>(std::max<std::int64_t>(1, steps - warmup));
+  const double progress =
+      static_cast<double>(s - warmup) / static_cast<double>(std::max<std::int64_t>(1, steps - warmup));
   return lr * 0.5 * (1.0 + std::cos(M_PI * progress));
 }
 
@@ -293,9 +283,9 @@ TrainSummary train(const TrainOptions& o, const std::function<void(std::int64_t,
 
   std::vector<optimizers::NamedTensor> params;
   for (const auto& p : model->parameters()) params.push_back({p.name, p.tensor});
-  BlockOptimizer opt(params, std::move(partition), spec,
-                     optimizers::BlockOptimizerOptions(o.lr).betas({beta1, beta2}).eps(o.eps).weight_decay(o.weight_decay),
-                     policy);
+  BlockOptimizer opt(
+      params, std::move(partition), spec,
+      optimizers::BlockOptimizerOptions(o.lr).betas({beta1, beta2}).eps(o.eps).weight_decay(o.weight_decay), policy);
   const std::vector<Fixed> fixed = fixed_settings(o, *model, dataset);
 
   History history;
@@ -306,14 +296,16 @@ TrainSummary train(const TrainOptions& o, const std::function<void(std::int64_t,
       for (const Fixed& f : fixed) {
         const std::string stored = f.stored_text(g);
         if (stored != f.text()) {
-          throw std::runtime_error(fmt::format("was written with {} = {}, this run has {} (a resume must repeat the "
-                                               "settings that fix the trajectory)",
-                                               f.key, stored, f.text()));
+          throw std::runtime_error(
+              fmt::format("was written with {} = {}, this run has {} (a resume must repeat the "
+                          "settings that fix the trajectory)",
+                          f.key, stored, f.text()));
         }
       }
       history = read_history(g);
       if (static_cast<std::int64_t>(history.loss.size()) > o.steps) {
-        throw std::runtime_error(fmt::format("has {} completed steps, more than --steps {}", history.loss.size(), o.steps));
+        throw std::runtime_error(
+            fmt::format("has {} completed steps, more than --steps {}", history.loss.size(), o.steps));
       }
     });
   }
@@ -349,7 +341,8 @@ TrainSummary train(const TrainOptions& o, const std::function<void(std::int64_t,
   summary.final_loss = history.loss.back();
   summary.seconds = std::chrono::duration<double>(clock::now() - start).count();
   summary.state_bytes = opt.state_bytes().total();
-  summary.state_bytes_per_parameter = static_cast<double>(summary.state_bytes) / static_cast<double>(model->num_parameters());
+  summary.state_bytes_per_parameter =
+      static_cast<double>(summary.state_bytes) / static_cast<double>(model->num_parameters());
   summary.skipped = opt.skipped_tensor_steps();
   summary.model_description = model->description();
   summary.optimizer_spec = opt.spec().to_string();

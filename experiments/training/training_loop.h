@@ -41,7 +41,7 @@ struct TrainOptions {
   std::string betas = "0.9,0.999";
   double eps = 1e-8;
   std::int64_t batch_size = 32;
-  std::int64_t examples = 4096;     // drawn from a synthetic source (not tied to steps, so a resume sees the same data)
+  std::int64_t examples = 4096;  // drawn from a synthetic source (not tied to steps, so a resume sees the same data)
   bool shuffle = false;
   std::uint64_t seed = 0;
   std::string schedule = "constant";

@@ -53,7 +53,7 @@ class CodebookLookup {
 
   int nearest(float x) const {
     int index = before_[cell_of(x)];
-    index += breakpoint_[static_cast<std::size_t>(index) + 1] <= x;        // the cell's breakpoint, if any
+    index += breakpoint_[static_cast<std::size_t>(index) + 1] <= x;         // the cell's breakpoint, if any
     while (breakpoint_[static_cast<std::size_t>(index) + 1] <= x) ++index;  // several in one cell: rare
     return index;
   }

@@ -30,10 +30,10 @@
 namespace blockscope::optimizers {
 namespace {
 
-constexpr std::int64_t kSumChunk = 4096;   // fixed chunking of the Σ g² reductions
-constexpr std::int64_t kTile = math::kStateGroupSize;   // companded state group
-constexpr std::int64_t kTaskElements = 256 * kTile;     // parallel work item, a whole number of tiles
-constexpr std::int64_t kCodebookChunk = 64;             // codebook m: elements per search batch
+constexpr std::int64_t kSumChunk = 4096;               // fixed chunking of the Σ g² reductions
+constexpr std::int64_t kTile = math::kStateGroupSize;  // companded state group
+constexpr std::int64_t kTaskElements = 256 * kTile;    // parallel work item, a whole number of tiles
+constexpr std::int64_t kCodebookChunk = 64;            // codebook m: elements per search batch
 constexpr std::int64_t kParallelSegments = 64;
 
 // Σ g² over [begin, end) in float64: math::square_sum_piece per chunk, then
@@ -93,10 +93,10 @@ void update_shared_v(const StateLayout& layout, const std::vector<TensorStep>& t
     }
   }
   for (std::size_t b = 0; b < blocks; ++b) {
-    global.v_out[b] = count[b] > 0 ? math::second_moment(global.v_in[b],
-                                                         static_cast<float>(sum[b] / static_cast<double>(count[b])),
-                                                         *scalars[b])
-                                   : global.v_in[b];
+    global.v_out[b] = count[b] > 0
+                          ? math::second_moment(global.v_in[b],
+                                                static_cast<float>(sum[b] / static_cast<double>(count[b])), *scalars[b])
+                          : global.v_in[b];
   }
 }
 
@@ -111,7 +111,8 @@ std::vector<float> codebook_scales(const TensorLayout& t, const TensorStep& s, c
     float absmax = 0.0f;
 #pragma omp parallel for reduction(max : absmax) schedule(static) if (parallel)
     for (std::int64_t i = b; i < e; ++i) {
-      absmax = std::max(absmax, std::fabs(math::gefen_momentum(s.grad[i], s.in.m_code[i], old_scale, codebook, s.scalars)));
+      absmax =
+          std::max(absmax, std::fabs(math::gefen_momentum(s.grad[i], s.in.m_code[i], old_scale, codebook, s.scalars)));
     }
     scales[static_cast<std::size_t>(k)] = absmax;
   };
@@ -136,9 +137,9 @@ struct RunConstants {
 // and its new first moment (m_new, stored; m_used, applied). Companded
 // components go to the tile buffers (index i − origin) for update_span.
 template <FirstMoment M, SecondMoment V, WeightStorage W>
-BLOCKSCOPE_ALWAYS_INLINE void finish_element(const TensorStep& s, std::int64_t i, float g, float m_new,
-                                              float m_used, const RunConstants& k, float v_scale16, float* m_buf,
-                                              float* v_buf, std::int64_t origin) {
+BLOCKSCOPE_ALWAYS_INLINE void finish_element(const TensorStep& s, std::int64_t i, float g, float m_new, float m_used,
+                                             const RunConstants& k, float v_scale16, float* m_buf, float* v_buf,
+                                             std::int64_t origin) {
   constexpr std::int32_t levels = W == WeightStorage::bf16_int16 ? math::kRhoLevelsInt16 : math::kRhoLevelsInt8;
   const math::StepScalars& sc = s.scalars;
   float v_new = k.v_shared;
@@ -147,7 +148,8 @@ BLOCKSCOPE_ALWAYS_INLINE void finish_element(const TensorStep& s, std::int64_t i
     v_new = math::second_moment(math::dequantize_v(s.in.v_q8[i], v_scale16), g * g, sc);
   }
   float theta = s.param_in[i];
-  if constexpr (W == WeightStorage::bf16_int8) theta = math::join_weight(math::float_to_bf16(theta), s.in.rho8[i], levels);
+  if constexpr (W == WeightStorage::bf16_int8)
+    theta = math::join_weight(math::float_to_bf16(theta), s.in.rho8[i], levels);
   if constexpr (W == WeightStorage::bf16_int16) {
     theta = math::join_weight(math::float_to_bf16(theta), s.in.rho16[i], levels);
   }
@@ -173,9 +175,9 @@ BLOCKSCOPE_ALWAYS_INLINE void finish_element(const TensorStep& s, std::int64_t i
 // so they are marked simd; the codebook search runs as a scalar middle loop.
 template <FirstMoment M, SecondMoment V, WeightStorage W>
 BLOCKSCOPE_ALWAYS_INLINE void update_run(const TensorStep& step, const GlobalState& global,
-                                          const CodebookLookup* lookup, const RunConstants& k, float m_scale16,
-                                          float v_scale16, std::int64_t b, std::int64_t e, float* m_buf, float* v_buf,
-                                          std::int64_t origin) {
+                                         const CodebookLookup* lookup, const RunConstants& k, float m_scale16,
+                                         float v_scale16, std::int64_t b, std::int64_t e, float* m_buf, float* v_buf,
+                                         std::int64_t origin) {
   // A local copy: stores through the byte-sized state pointers cannot alias
   // it, so the pointers stay in registers and the loops vectorise.
   const TensorStep s = step;
@@ -294,9 +296,12 @@ using UpdateFn = void (*)(const TensorLayout&, const TensorStep&, const GlobalSt
 template <FirstMoment M, SecondMoment V>
 UpdateFn pick_w(WeightStorage w) {
   switch (w) {
-    case WeightStorage::fp32: return update_tensor<M, V, WeightStorage::fp32>;
-    case WeightStorage::bf16_int8: return update_tensor<M, V, WeightStorage::bf16_int8>;
-    case WeightStorage::bf16_int16: return update_tensor<M, V, WeightStorage::bf16_int16>;
+    case WeightStorage::fp32:
+      return update_tensor<M, V, WeightStorage::fp32>;
+    case WeightStorage::bf16_int8:
+      return update_tensor<M, V, WeightStorage::bf16_int8>;
+    case WeightStorage::bf16_int16:
+      return update_tensor<M, V, WeightStorage::bf16_int16>;
   }
   throw std::logic_error("step_cpu: unknown weight storage");
 }
@@ -304,19 +309,26 @@ UpdateFn pick_w(WeightStorage w) {
 template <FirstMoment M>
 UpdateFn pick_v(SecondMoment v, WeightStorage w) {
   switch (v) {
-    case SecondMoment::element: return pick_w<M, SecondMoment::element>(w);
-    case SecondMoment::shared: return pick_w<M, SecondMoment::shared>(w);
-    case SecondMoment::companded: return pick_w<M, SecondMoment::companded>(w);
+    case SecondMoment::element:
+      return pick_w<M, SecondMoment::element>(w);
+    case SecondMoment::shared:
+      return pick_w<M, SecondMoment::shared>(w);
+    case SecondMoment::companded:
+      return pick_w<M, SecondMoment::companded>(w);
   }
   throw std::logic_error("step_cpu: unknown second moment");
 }
 
 UpdateFn pick(const OptimizerSpec& spec) {
   switch (spec.m) {
-    case FirstMoment::fp32: return pick_v<FirstMoment::fp32>(spec.v, spec.w);
-    case FirstMoment::bf16: return pick_v<FirstMoment::bf16>(spec.v, spec.w);
-    case FirstMoment::codebook: return pick_v<FirstMoment::codebook>(spec.v, spec.w);
-    case FirstMoment::companded: return pick_v<FirstMoment::companded>(spec.v, spec.w);
+    case FirstMoment::fp32:
+      return pick_v<FirstMoment::fp32>(spec.v, spec.w);
+    case FirstMoment::bf16:
+      return pick_v<FirstMoment::bf16>(spec.v, spec.w);
+    case FirstMoment::codebook:
+      return pick_v<FirstMoment::codebook>(spec.v, spec.w);
+    case FirstMoment::companded:
+      return pick_v<FirstMoment::companded>(spec.v, spec.w);
   }
   throw std::logic_error("step_cpu: unknown first moment");
 }

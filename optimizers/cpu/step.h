@@ -54,10 +54,10 @@ struct TensorStep {
   const float* grad = nullptr;      // [numel], finite when active
   const float* param_in = nullptr;  // [numel]; for bf16 weights exact bf16 values
   TensorState in;
-  float* param_out = nullptr;       // [numel], may alias param_in
-  TensorState out;                  // may alias in
-  math::StepScalars scalars{};      // this tensor's step (decay = 1 when excluded)
-  bool active = true;               // false: skipped entirely
+  float* param_out = nullptr;   // [numel], may alias param_in
+  TensorState out;              // may alias in
+  math::StepScalars scalars{};  // this tensor's step (decay = 1 when excluded)
+  bool active = true;           // false: skipped entirely
 };
 
 // The global state views: shared v [num_blocks] (v_out may alias v_in; blocks

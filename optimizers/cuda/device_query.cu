@@ -33,8 +33,7 @@ CudaStatus query_devices() {
   status.compiled = true;
   int version = 0;
   cudaRuntimeGetVersion(&version);
-  status.runtime = "CUDA runtime " + std::to_string(version / 1000) + "." +
-                   std::to_string((version % 1000) / 10);
+  status.runtime = "CUDA runtime " + std::to_string(version / 1000) + "." + std::to_string((version % 1000) / 10);
   cudaError_t err = cudaGetDeviceCount(&status.device_count);
   if (err != cudaSuccess) {
     status.device_count = 0;

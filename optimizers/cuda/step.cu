@@ -22,17 +22,18 @@
 namespace blockscope::optimizers {
 namespace {
 
-constexpr std::int64_t kChunk = 65536;   // elements per thread block (multi_tensor_apply)
-constexpr int kThreads = 512;            // threads per chunk
-constexpr std::int64_t kSumChunk = 4096; // must equal kSumChunk of cpu/step.cpp (Σ g² order)
-constexpr int kLinearThreads = 256;      // one thread per piece / range / block / group
+constexpr std::int64_t kChunk = 65536;    // elements per thread block (multi_tensor_apply)
+constexpr int kThreads = 512;             // threads per chunk
+constexpr std::int64_t kSumChunk = 4096;  // must equal kSumChunk of cpu/step.cpp (Σ g² order)
+constexpr int kLinearThreads = 256;       // one thread per piece / range / block / group
 constexpr unsigned kFullMask = 0xFFFFFFFFu;
-constexpr cudaStream_t kStream = 0;      // the legacy default stream
+constexpr cudaStream_t kStream = 0;  // the legacy default stream
 static_assert(kChunk % kSumChunk == 0 && kChunk % math::kStateGroupSize == 0 && kThreads % 32 == 0,
               "chunks hold whole 32-element tiles");
 
 void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) throw std::runtime_error(std::string("CUDA optimizer kernels: ") + what + ": " + cudaGetErrorString(err));
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string("CUDA optimizer kernels: ") + what + ": " + cudaGetErrorString(err));
 }
 
 unsigned grid_for(std::int64_t items, int threads) { return static_cast<unsigned>((items + threads - 1) / threads); }
@@ -52,7 +53,10 @@ struct DeviceSegments {
     std::int64_t lo = 0, hi = count - 1;
     while (lo < hi) {
       const std::int64_t mid = (lo + hi + 1) / 2;
-      if (bounds[mid] <= i) lo = mid; else hi = mid - 1;
+      if (bounds[mid] <= i)
+        lo = mid;
+      else
+        hi = mid - 1;
     }
     return lo;
   }
@@ -61,16 +65,18 @@ struct DeviceSegments {
 // One active tensor of a launch. Offsets are global over the table: chunk c
 // of the launch belongs to the last tensor with chunk_begin <= c, and so on.
 struct DeviceTensor {
-  TensorStep step;                            // device pointers and this step's scalars
+  TensorStep step;  // device pointers and this step's scalars
   std::int64_t numel = 0;
-  DeviceSegments ranges;                      // shared-v ranges
-  const std::int64_t* block_ids = nullptr;    // null: range k has id first_block + k
+  DeviceSegments ranges;                    // shared-v ranges
+  const std::int64_t* block_ids = nullptr;  // null: range k has id first_block + k
   std::int64_t first_block = 0;
-  const std::int64_t* piece_offsets = nullptr;// explicit ranges: [count + 1] prefix of 4096-element pieces
-  DeviceSegments groups;                      // codebook scale groups, or histogram groups
+  const std::int64_t* piece_offsets = nullptr;  // explicit ranges: [count + 1] prefix of 4096-element pieces
+  DeviceSegments groups;                        // codebook scale groups, or histogram groups
   std::int64_t chunk_begin = 0, piece_begin = 0, range_begin = 0, group_begin = 0;
 
-  __device__ std::int64_t block_of_range(std::int64_t k) const { return block_ids != nullptr ? block_ids[k] : first_block + k; }
+  __device__ std::int64_t block_of_range(std::int64_t k) const {
+    return block_ids != nullptr ? block_ids[k] : first_block + k;
+  }
   __device__ std::int64_t pieces_per_range() const { return (ranges.period + kSumChunk - 1) / kSumChunk; }
   __device__ std::int64_t range_piece_begin(std::int64_t k) const {
     return piece_offsets != nullptr ? piece_offsets[k] : k * pieces_per_range();
@@ -82,7 +88,10 @@ __device__ int find_tensor(const DeviceTensor* t, int count, std::int64_t x, std
   int lo = 0, hi = count - 1;
   while (lo < hi) {
     const int mid = (lo + hi + 1) / 2;
-    if (t[mid].*field <= x) lo = mid; else hi = mid - 1;
+    if (t[mid].*field <= x)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   return lo;
 }
@@ -108,7 +117,10 @@ __global__ void square_sum_kernel(const DeviceTensor* tensors, int count, std::i
     std::int64_t lo = 0, hi = t.ranges.count - 1;
     while (lo < hi) {
       const std::int64_t mid = (lo + hi + 1) / 2;
-      if (t.piece_offsets[mid] <= local) lo = mid; else hi = mid - 1;
+      if (t.piece_offsets[mid] <= local)
+        lo = mid;
+      else
+        hi = mid - 1;
     }
     k = lo;
   }
@@ -177,8 +189,8 @@ __global__ void shared_v_kernel(const DeviceTensor* tensors, std::int64_t blocks
 enum class AbsmaxOf { momentum, gradient };
 
 template <AbsmaxOf What>
-__global__ void __launch_bounds__(kThreads) group_absmax_kernel(const DeviceTensor* tensors, int count,
-                                                                const float* codebook, unsigned* absmax_bits) {
+__global__ void __launch_bounds__(kThreads)
+    group_absmax_kernel(const DeviceTensor* tensors, int count, const float* codebook, unsigned* absmax_bits) {
   __shared__ float levels[math::kCodebookSize];
   if (What == AbsmaxOf::momentum) {
     for (int j = threadIdx.x; j < math::kCodebookSize; j += blockDim.x) levels[j] = codebook[j];
@@ -195,9 +207,10 @@ __global__ void __launch_bounds__(kThreads) group_absmax_kernel(const DeviceTens
     if (in) {
       group = t.groups.index_of(i);
       const float g = t.step.grad[i];
-      value = What == AbsmaxOf::momentum
-                  ? fabsf(math::gefen_momentum(g, t.step.in.m_code[i], t.step.in.m_scale[group], levels, t.step.scalars))
-                  : fabsf(g);
+      value =
+          What == AbsmaxOf::momentum
+              ? fabsf(math::gefen_momentum(g, t.step.in.m_code[i], t.step.in.m_scale[group], levels, t.step.scalars))
+              : fabsf(g);
     }
     for (int offset = 1; offset < 32; offset *= 2) {  // segmented inclusive max scan
       const float other = __shfl_up_sync(kFullMask, value, offset);
@@ -254,19 +267,22 @@ __global__ void __launch_bounds__(kThreads) update_kernel(const DeviceTensor* te
         float m_old = 0.0f;
         if (M == FirstMoment::fp32) m_old = s.in.m_fp32[i];
         if (M == FirstMoment::bf16) m_old = math::bf16_to_float(s.in.m_bf16[i]);
-        if (M == FirstMoment::companded) m_old = math::expand_m(s.in.m_q8[i], math::fp16_to_float(s.in.m_scale16[tile]));
+        if (M == FirstMoment::companded)
+          m_old = math::expand_m(s.in.m_q8[i], math::fp16_to_float(s.in.m_scale16[tile]));
         m_new = math::first_moment(m_old, g, sc);
         m_used = m_new;
       }
       if (V == SecondMoment::element) v_new = math::second_moment(s.in.v_fp32[i], g * g, sc);
       if (V == SecondMoment::companded) {
-        v_new = math::second_moment(math::dequantize_v(s.in.v_q8[i], math::fp16_to_float(s.in.v_scale16[tile])), g * g, sc);
+        v_new =
+            math::second_moment(math::dequantize_v(s.in.v_q8[i], math::fp16_to_float(s.in.v_scale16[tile])), g * g, sc);
       }
       if (V == SecondMoment::shared) v_new = shared_v[t.block_of_range(t.ranges.index_of(i))];
       // Parameters.
       float theta = s.param_in[i];
       if (W == WeightStorage::bf16_int8) theta = math::join_weight(math::float_to_bf16(theta), s.in.rho8[i], levels_w);
-      if (W == WeightStorage::bf16_int16) theta = math::join_weight(math::float_to_bf16(theta), s.in.rho16[i], levels_w);
+      if (W == WeightStorage::bf16_int16)
+        theta = math::join_weight(math::float_to_bf16(theta), s.in.rho16[i], levels_w);
       theta = math::apply_update(theta, m_used, v_new, sc);
       if (W == WeightStorage::fp32) {
         s.param_out[i] = theta;
@@ -302,9 +318,12 @@ using UpdateKernel = void (*)(const DeviceTensor*, int, const float*, const floa
 template <FirstMoment M, SecondMoment V>
 UpdateKernel pick_w(WeightStorage w) {
   switch (w) {
-    case WeightStorage::fp32: return update_kernel<M, V, WeightStorage::fp32>;
-    case WeightStorage::bf16_int8: return update_kernel<M, V, WeightStorage::bf16_int8>;
-    case WeightStorage::bf16_int16: return update_kernel<M, V, WeightStorage::bf16_int16>;
+    case WeightStorage::fp32:
+      return update_kernel<M, V, WeightStorage::fp32>;
+    case WeightStorage::bf16_int8:
+      return update_kernel<M, V, WeightStorage::bf16_int8>;
+    case WeightStorage::bf16_int16:
+      return update_kernel<M, V, WeightStorage::bf16_int16>;
   }
   throw std::logic_error("step_cuda: unknown weight storage");
 }
@@ -312,19 +331,26 @@ UpdateKernel pick_w(WeightStorage w) {
 template <FirstMoment M>
 UpdateKernel pick_v(SecondMoment v, WeightStorage w) {
   switch (v) {
-    case SecondMoment::element: return pick_w<M, SecondMoment::element>(w);
-    case SecondMoment::shared: return pick_w<M, SecondMoment::shared>(w);
-    case SecondMoment::companded: return pick_w<M, SecondMoment::companded>(w);
+    case SecondMoment::element:
+      return pick_w<M, SecondMoment::element>(w);
+    case SecondMoment::shared:
+      return pick_w<M, SecondMoment::shared>(w);
+    case SecondMoment::companded:
+      return pick_w<M, SecondMoment::companded>(w);
   }
   throw std::logic_error("step_cuda: unknown second moment");
 }
 
 UpdateKernel pick(const OptimizerSpec& spec) {
   switch (spec.m) {
-    case FirstMoment::fp32: return pick_v<FirstMoment::fp32>(spec.v, spec.w);
-    case FirstMoment::bf16: return pick_v<FirstMoment::bf16>(spec.v, spec.w);
-    case FirstMoment::codebook: return pick_v<FirstMoment::codebook>(spec.v, spec.w);
-    case FirstMoment::companded: return pick_v<FirstMoment::companded>(spec.v, spec.w);
+    case FirstMoment::fp32:
+      return pick_v<FirstMoment::fp32>(spec.v, spec.w);
+    case FirstMoment::bf16:
+      return pick_v<FirstMoment::bf16>(spec.v, spec.w);
+    case FirstMoment::codebook:
+      return pick_v<FirstMoment::codebook>(spec.v, spec.w);
+    case FirstMoment::companded:
+      return pick_v<FirstMoment::companded>(spec.v, spec.w);
   }
   throw std::logic_error("step_cuda: unknown first moment");
 }
@@ -332,8 +358,8 @@ UpdateKernel pick(const OptimizerSpec& spec) {
 // ---------------------------------------------------------------------------
 // Histogram (math::histogram_add), finiteness, weight splitting.
 
-__global__ void __launch_bounds__(kThreads) histogram_kernel(const DeviceTensor* tensors, int count, const float* absmax,
-                                                             unsigned long long* counts) {
+__global__ void __launch_bounds__(kThreads)
+    histogram_kernel(const DeviceTensor* tensors, int count, const float* absmax, unsigned long long* counts) {
   __shared__ unsigned bins[math::kHistogramBins];
   for (int j = threadIdx.x; j < math::kHistogramBins; j += blockDim.x) bins[j] = 0;
   __syncthreads();
@@ -358,7 +384,8 @@ __global__ void __launch_bounds__(kThreads) finite_kernel(const DeviceTensor* te
   if (__syncthreads_or(any) && threadIdx.x == 0) bad[ti] = 1;
 }
 
-__global__ void split_kernel(std::int32_t levels, float* params, std::int64_t n, std::int8_t* rho8, std::int16_t* rho16) {
+__global__ void split_kernel(std::int32_t levels, float* params, std::int64_t n, std::int8_t* rho8,
+                             std::int16_t* rho16) {
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     const math::SplitWeight split = math::split_weight(params[i], levels);
@@ -382,7 +409,9 @@ class Arena {
   }
   void allocate() { check(cudaMallocAsync(&base_, std::max<std::size_t>(size_, 1), kStream), "cudaMallocAsync"); }
   template <class T>
-  T* at(std::size_t offset) const { return reinterpret_cast<T*>(static_cast<char*>(base_) + offset); }
+  T* at(std::size_t offset) const {
+    return reinterpret_cast<T*>(static_cast<char*>(base_) + offset);
+  }
   ~Arena() {
     if (base_ != nullptr) cudaFreeAsync(base_, kStream);
   }
@@ -432,7 +461,8 @@ class Table {
         if (!b.block_ids.empty()) p.block_ids = add(b.block_ids);
       }
       if (groups != Groups::none) {
-        const Segments& s = groups == Groups::scale ? layout->tensors[i].scale_groups : layout->tensors[i].histogram_groups;
+        const Segments& s =
+            groups == Groups::scale ? layout->tensors[i].scale_groups : layout->tensors[i].histogram_groups;
         d.groups.period = s.period;
         d.groups.count = s.count();
         d.group_begin = group_total;
@@ -462,7 +492,8 @@ class Table {
     }
     DeviceTensor* table = arena.at<DeviceTensor>(table_at_);
     if (!entries.empty()) {
-      check(cudaMemcpyAsync(table, entries.data(), entries.size() * sizeof(DeviceTensor), cudaMemcpyHostToDevice, kStream),
+      check(cudaMemcpyAsync(table, entries.data(), entries.size() * sizeof(DeviceTensor), cudaMemcpyHostToDevice,
+                            kStream),
             "table upload");
     }
     if (!extras_.empty()) {
@@ -516,7 +547,8 @@ void step_cuda(const StateLayout& layout, const std::vector<TensorStep>& tensors
   }
   const OptimizerSpec& spec = layout.spec;
   const bool shared = spec.v == SecondMoment::shared, codebook = spec.m == FirstMoment::codebook;
-  if (codebook && global.codebook == nullptr) throw std::invalid_argument("step_cuda: the codebook spec needs a codebook");
+  if (codebook && global.codebook == nullptr)
+    throw std::invalid_argument("step_cuda: the codebook spec needs a codebook");
   std::vector<bool> active(tensors.size());
   for (std::size_t i = 0; i < tensors.size(); ++i) active[i] = tensors[i].active;
   Table table(&layout, tensors, numels_of(layout), active, shared, codebook ? Groups::scale : Groups::none);
@@ -560,19 +592,19 @@ void step_cuda(const StateLayout& layout, const std::vector<TensorStep>& tensors
     if (ranges > 0) {
       auto* partial = arena.at<double>(partial_at);
       if (table.pieces > 0) {
-        square_sum_kernel<<<grid_for(table.pieces, kLinearThreads), kLinearThreads, 0, kStream>>>(d, count, table.pieces,
-                                                                                                 partial);
+        square_sum_kernel<<<grid_for(table.pieces, kLinearThreads), kLinearThreads, 0, kStream>>>(
+            d, count, table.pieces, partial);
         launched("square_sum_kernel");
       }
       range_sum_kernel<<<grid_for(ranges, kLinearThreads), kLinearThreads, 0, kStream>>>(
-          d, count, ranges, partial, arena.at<double>(sum_at), arena.at<std::int64_t>(size_at), arena.at<int>(tensor_at),
-          arena.at<unsigned long long>(keys_at), arena.at<std::int64_t>(order_at));
+          d, count, ranges, partial, arena.at<double>(sum_at), arena.at<std::int64_t>(size_at),
+          arena.at<int>(tensor_at), arena.at<unsigned long long>(keys_at), arena.at<std::int64_t>(order_at));
       launched("range_sum_kernel");
       // Stable: ranges of one block stay in (tensor, range) order.
-      check(cub::DeviceRadixSort::SortPairs(arena.at<void>(sort_temp_at), sort_temp_bytes,
-                                            arena.at<unsigned long long>(keys_at),
-                                            arena.at<unsigned long long>(keys_sorted_at), arena.at<std::int64_t>(order_at),
-                                            arena.at<std::int64_t>(order_sorted_at), ranges, 0, key_bits(blocks), kStream),
+      check(cub::DeviceRadixSort::SortPairs(
+                arena.at<void>(sort_temp_at), sort_temp_bytes, arena.at<unsigned long long>(keys_at),
+                arena.at<unsigned long long>(keys_sorted_at), arena.at<std::int64_t>(order_at),
+                arena.at<std::int64_t>(order_sorted_at), ranges, 0, key_bits(blocks), kStream),
             "radix sort");
       segment_kernel<<<grid_for(ranges, kLinearThreads), kLinearThreads, 0, kStream>>>(
           ranges, arena.at<unsigned long long>(keys_sorted_at), seg_begin, seg_end);
@@ -592,7 +624,7 @@ void step_cuda(const StateLayout& layout, const std::vector<TensorStep>& tensors
     launched("group_absmax_kernel");
   }
   pick(spec)<<<static_cast<unsigned>(table.chunks), kThreads, 0, kStream>>>(d, count, global.v_out, global.codebook,
-                                                                             scales);
+                                                                            scales);
   launched("update_kernel");
   if (codebook && table.group_total > 0) {
     store_scales_kernel<<<grid_for(table.group_total, kLinearThreads), kLinearThreads, 0, kStream>>>(
@@ -610,7 +642,8 @@ std::vector<float> learn_codebook_cuda(const StateLayout& layout, const std::vec
     include[i] = grads[i] != nullptr;
     any = any || (include[i] && layout.tensors[i].numel > 0);
   }
-  if (!any) throw std::invalid_argument("learn_codebook_cuda: no finite first-step gradient to learn the codebook from");
+  if (!any)
+    throw std::invalid_argument("learn_codebook_cuda: no finite first-step gradient to learn the codebook from");
   Table table(&layout, steps, numels_of(layout), include, false, Groups::histogram);
   Arena arena;
   table.reserve(arena);
@@ -623,8 +656,8 @@ std::vector<float> learn_codebook_cuda(const StateLayout& layout, const std::vec
   check(cudaMemsetAsync(absmax, 0, table.group_total * sizeof(float), kStream), "memset");
   check(cudaMemsetAsync(counts, 0, math::kHistogramBins * sizeof(unsigned long long), kStream), "memset");
   const unsigned grid = static_cast<unsigned>(table.chunks);
-  group_absmax_kernel<AbsmaxOf::gradient><<<grid, kThreads, 0, kStream>>>(d, table.count(), nullptr,
-                                                                           reinterpret_cast<unsigned*>(absmax));
+  group_absmax_kernel<AbsmaxOf::gradient>
+      <<<grid, kThreads, 0, kStream>>>(d, table.count(), nullptr, reinterpret_cast<unsigned*>(absmax));
   launched("group_absmax_kernel");
   histogram_kernel<<<grid, kThreads, 0, kStream>>>(d, table.count(), absmax, counts);
   launched("histogram_kernel");

@@ -6,8 +6,8 @@
 
 namespace blockscope::optimizers::math {
 
-StepScalars make_step_scalars(double lr, double beta1, double beta2, double eps,
-                              double weight_decay, std::int64_t step) {
+StepScalars make_step_scalars(double lr, double beta1, double beta2, double eps, double weight_decay,
+                              std::int64_t step) {
   if (step < 1) {
     throw std::invalid_argument("make_step_scalars: step counts from 1 (the step being taken), got " +
                                 std::to_string(step));

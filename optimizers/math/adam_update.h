@@ -44,8 +44,8 @@ struct StepScalars {
 
 // Host: the scalars for step t ≥ 1 (t counts the step being taken), computed
 // in float64 and rounded once to fp32. Throws std::invalid_argument for t < 1.
-StepScalars make_step_scalars(double lr, double beta1, double beta2, double eps,
-                              double weight_decay, std::int64_t step);
+StepScalars make_step_scalars(double lr, double beta1, double beta2, double eps, double weight_decay,
+                              std::int64_t step);
 
 // m ← β1 m + (1−β1) g.
 BLOCKSCOPE_HD inline float first_moment(float m, float g, const StepScalars& s) {
@@ -78,8 +78,8 @@ BLOCKSCOPE_HD inline void adamw_step(float& p, float& m, float& v, float g, cons
 
 // Gefen pass 1: the new fp32 momentum from the stored code q_old, the block's
 // old scale and the gradient. codebook: kCodebookSize sorted fp32 levels.
-BLOCKSCOPE_HD inline float gefen_momentum(float g, std::uint8_t q_old, float scale_old,
-                                          const float* codebook, const StepScalars& s) {
+BLOCKSCOPE_HD inline float gefen_momentum(float g, std::uint8_t q_old, float scale_old, const float* codebook,
+                                          const StepScalars& s) {
   return first_moment(codebook[q_old] * scale_old, g, s);
 }
 
@@ -91,8 +91,8 @@ BLOCKSCOPE_HD inline std::uint8_t gefen_code(float m, float scale, const float* 
 
 // Gefen pass 2: quantises m (from pass 1) with the block's new scale, moves p
 // by the quantised momentum; v_b is the block's updated v. Returns the code.
-BLOCKSCOPE_HD inline std::uint8_t gefen_step(float& p, float m, float scale, float v_b,
-                                             const float* codebook, const StepScalars& s) {
+BLOCKSCOPE_HD inline std::uint8_t gefen_step(float& p, float m, float scale, float v_b, const float* codebook,
+                                             const StepScalars& s) {
   const std::uint8_t q = gefen_code(m, scale, codebook);
   p = apply_update(p, codebook[q] * scale, v_b, s);
   return q;

@@ -22,9 +22,7 @@ BLOCKSCOPE_HD inline std::uint16_t float_to_bf16(float x) {
 }
 
 // Exact widening of a bf16 bit pattern.
-BLOCKSCOPE_HD inline float bf16_to_float(std::uint16_t b) {
-  return bits_float(static_cast<std::uint32_t>(b) << 16);
-}
+BLOCKSCOPE_HD inline float bf16_to_float(std::uint16_t b) { return bits_float(static_cast<std::uint32_t>(b) << 16); }
 
 // x rounded to the nearest bf16 value, as fp32.
 BLOCKSCOPE_HD inline float round_to_bf16(float x) { return bf16_to_float(float_to_bf16(x)); }

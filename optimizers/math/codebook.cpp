@@ -21,11 +21,10 @@ std::int64_t histogram_block_size(std::int64_t n, std::int64_t period, bool refe
   return 1;
 }
 
-void histogram_add(const float* g, std::int64_t n, std::int64_t block_size,
-                   std::vector<std::int64_t>& counts) {
+void histogram_add(const float* g, std::int64_t n, std::int64_t block_size, std::vector<std::int64_t>& counts) {
   if (counts.size() != static_cast<std::size_t>(kHistogramBins)) {
-    throw std::invalid_argument("histogram_add: counts must have " + std::to_string(kHistogramBins) +
-                                " bins, got " + std::to_string(counts.size()));
+    throw std::invalid_argument("histogram_add: counts must have " + std::to_string(kHistogramBins) + " bins, got " +
+                                std::to_string(counts.size()));
   }
   if (n < 0 || block_size <= 0 || n % block_size != 0) {
     throw std::invalid_argument("histogram_add: block size " + std::to_string(block_size) +
@@ -44,13 +43,11 @@ float histogram_bin_centre(int bin) {
   return static_cast<float>(2 * bin + 1 - kHistogramBins) / static_cast<float>(kHistogramBins);
 }
 
-std::vector<float> kmeans_1d(const std::vector<double>& points, const std::vector<double>& weights,
-                             int k) {
+std::vector<float> kmeans_1d(const std::vector<double>& points, const std::vector<double>& weights, int k) {
   const int n = static_cast<int>(points.size());
   if (k < 2 || n < k || weights.size() != points.size()) {
-    throw std::invalid_argument("kmeans_1d: need k >= 2 and at least k weighted points, got k = " +
-                                std::to_string(k) + ", " + std::to_string(n) + " points, " +
-                                std::to_string(weights.size()) + " weights");
+    throw std::invalid_argument("kmeans_1d: need k >= 2 and at least k weighted points, got k = " + std::to_string(k) +
+                                ", " + std::to_string(n) + " points, " + std::to_string(weights.size()) + " weights");
   }
   // Prefix sums over points 1..n (1-based, as in the reference).
   std::vector<double> sum_w(n + 1, 0.0), sum_wx(n + 1, 0.0), sum_wx2(n + 1, 0.0);
@@ -116,8 +113,8 @@ std::vector<float> kmeans_1d(const std::vector<double>& points, const std::vecto
 
 std::vector<float> learn_codebook(const std::vector<std::int64_t>& counts) {
   if (counts.size() != static_cast<std::size_t>(kHistogramBins)) {
-    throw std::invalid_argument("learn_codebook: counts must have " + std::to_string(kHistogramBins) +
-                                " bins, got " + std::to_string(counts.size()));
+    throw std::invalid_argument("learn_codebook: counts must have " + std::to_string(kHistogramBins) + " bins, got " +
+                                std::to_string(counts.size()));
   }
   std::vector<double> centres, weights;
   for (int b = 0; b < kHistogramBins; ++b) {

@@ -66,8 +66,7 @@ std::int64_t histogram_block_size(std::int64_t n, std::int64_t period, bool refe
 // Adds the n values of g (fp32, contiguous), each normalised by the absmax of
 // its block of block_size elements (0 when the block is all zero), to counts
 // (kHistogramBins int64). n must be a multiple of block_size.
-void histogram_add(const float* g, std::int64_t n, std::int64_t block_size,
-                   std::vector<std::int64_t>& counts);
+void histogram_add(const float* g, std::int64_t n, std::int64_t block_size, std::vector<std::int64_t>& counts);
 
 // Centre of bin b: −1 + (b + 0.5)/2048, exact in fp32.
 float histogram_bin_centre(int bin);
@@ -78,8 +77,7 @@ float histogram_bin_centre(int bin);
 // i.e. the earliest start of the later cluster). Needs k ≥ 2,
 // points.size() ≥ k, positive weights. Returns the k levels as fp32, sorted.
 // O(k · n²) time — about 2·10^9 steps for a full 4096-bin histogram.
-std::vector<float> kmeans_1d(const std::vector<double>& points, const std::vector<double>& weights,
-                             int k);
+std::vector<float> kmeans_1d(const std::vector<double>& points, const std::vector<double>& weights, int k);
 
 // The codebook of kCodebookSize levels from a kHistogramBins histogram:
 // kmeans_1d over the non-empty bin centres, or, with fewer non-empty bins

@@ -1,10 +1,14 @@
-"""blockscope from Python: the partition-driven optimizer kernels (AdamW,
-Adam-mini, Gefen, FlashOptim-style AdamW) as torch.optim optimizers, and
-readers of blockscope's HDF5 result files.
+"""blockscope from Python, over the same C++ core as the CLI:
 
     import blockscope
     opt = blockscope.optim.Gefen(model.named_parameters(), lr=1e-3)
     ...; loss.backward(); opt.step(); opt.zero_grad()
+
+- blockscope.optim: AdamW, AdamMini, Gefen, FlashAdamW, BlockOptimizer —
+  torch.optim optimizers running the C++ kernels in place;
+- blockscope.hessian: spectrum, dense, coupling of an nn.Module;
+- blockscope.partition: every partition strategy, partition files;
+- blockscope.load(path): any blockscope result file.
 
 Built and put on /usr/bin/python3's path by `bash scripts/build`.
 """
@@ -16,6 +20,7 @@ except ImportError as error:  # pragma: no cover - a set-up problem, said plainl
         f"blockscope's C++ extension could not be loaded ({error}); build it with `bash scripts/build` "
         "and use Debian's /usr/bin/python3, whose torch the extension was built against") from error
 
-from . import optim  # noqa: E402,F401
+from . import hessian, optim, partition  # noqa: E402,F401
+from .results import Result, load  # noqa: E402,F401
 
-__all__ = ["optim"]
+__all__ = ["hessian", "optim", "partition", "load", "Result"]

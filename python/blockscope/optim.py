@@ -10,15 +10,26 @@ the weight-decay exclusions), an iterable of tensors (named param.0, ...),
 or param groups (dicts with "params" of either kind plus per-group lr, betas,
 eps, weight_decay). spec: a preset (adamw, adam-mini, gefen, flash-adamw) or
 a spec string such as "v=shared,m=codebook,w=fp32". partition: a strategy
-(per-element, per-tensor, whole-model, adam-mini, gefen) or a partition file;
+(per-element, per-tensor, whole-model, adam-mini, gefen), a partition file or
+a blockscope.partition.Partition;
 default: the spec's own (adam-mini for shared v, gefen for codebook m).
 The C++ optimizer is built here — bf16+int8 weight specs round the
 parameters at once, as `blockscope train` does — except for the gefen
 partition, which is built at the first step() from its gradients. A learning-rate scheduler
 works as usual: each step passes every group's current lr. Changing betas,
 eps or weight_decay after the first step is refused.
-Not yet: state_dict() holds only the param groups, not the kernels' state.
+
+State: state_dict() holds the param groups and, once the kernels exist, the
+whole kernel state as a blockscope.checkpoint/1 file's bytes
+("blockscope_checkpoint"); load_state_dict() restores it — parameters
+included, as a blockscope checkpoint is exact (bf16+int8 weight specs keep
+part of each weight in the state). save_checkpoint(path) / load_checkpoint(path)
+read and write the very files `blockscope train --checkpoint` writes, so a run
+moves between the CLI and Python: pass model.named_buffers() as `buffers` for
+a model with buffers (BatchNorm statistics), as the CLI stores them.
 """
+import os
+import tempfile
 import warnings
 
 import torch
@@ -54,6 +65,11 @@ def _named_groups(params):
     return out
 
 
+def _buffer_lists(buffers):
+    items = list(buffers)
+    return [name for name, _ in items], [tensor for _, tensor in items]
+
+
 class BlockOptimizer(torch.optim.Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *, spec="adamw",
                  partition=None, n_heads=0, n_kv_heads=0, head_dim=0, non_finite="skip"):
@@ -61,11 +77,11 @@ class BlockOptimizer(torch.optim.Optimizer):
             raise ValueError(f"lr must be >= 0, got {lr}")
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
         super().__init__(_named_groups(params), defaults)
-        self._settings = dict(spec=spec, partition=partition or "", n_heads=n_heads, n_kv_heads=n_kv_heads,
-                              head_dim=head_dim, non_finite=non_finite)
+        self._settings = dict(spec=spec, partition=partition if partition is not None else "", n_heads=n_heads,
+                              n_kv_heads=n_kv_heads, head_dim=head_dim, non_finite=non_finite)
         self._core = None
         self._fixed = None
-        if (partition or _core.default_partition(spec)) != "gefen":
+        if not isinstance(partition, (str, type(None))) or (partition or _core.default_partition(spec)) != "gefen":
             self._core, self._fixed = self._build(), self._fixed_settings()
 
     def _fixed_settings(self):
@@ -99,10 +115,52 @@ class BlockOptimizer(torch.optim.Optimizer):
         self._core.step([g["lr"] for g in self.param_groups])
         return loss
 
+    def save_checkpoint(self, path, buffers=()):
+        """Writes a blockscope.checkpoint/1 file (what `blockscope train --checkpoint` writes)."""
+        self._require_core("save_checkpoint")
+        names, tensors = _buffer_lists(buffers)
+        self._core.save_checkpoint(os.fspath(path), names, tensors)
+
+    def load_checkpoint(self, path, buffers=()):
+        """Restores state, parameters, learning rates (and buffers) from a blockscope checkpoint, after
+        checking it matches this optimizer; nothing changes otherwise."""
+        path = os.fspath(path)
+        if self._core is None:  # gefen before its first step: build on the checkpoint's partition
+            self._settings["partition"] = _core.checkpoint_partition(path)
+            self._core, self._fixed = self._build(), self._fixed_settings()
+        names, tensors = _buffer_lists(buffers)
+        self._core.load_checkpoint(path, names, tensors)
+        for group, lr in zip(self.param_groups, self._core.learning_rates()):
+            group["lr"] = lr
+
+    def state_dict(self):
+        state = super().state_dict()
+        if self._core is not None:
+            with tempfile.TemporaryDirectory() as folder:
+                path = os.path.join(folder, "state.h5")
+                self._core.save_checkpoint(path, [], [])
+                with open(path, "rb") as f:
+                    state["blockscope_checkpoint"] = f.read()
+        return state
+
+    def load_state_dict(self, state_dict):
+        checkpoint = state_dict.get("blockscope_checkpoint")
+        super().load_state_dict({k: v for k, v in state_dict.items() if k != "blockscope_checkpoint"})
+        if checkpoint is None:
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "state.h5")
+            with open(path, "wb") as f:
+                f.write(checkpoint)
+            self.load_checkpoint(path)
+
+    def _require_core(self, what):
+        if self._core is None:
+            raise RuntimeError(f"a gefen partition is built at the first step(); call {what}() after it")
+
     def summary(self):
         """Spec, partition, v blocks and optimizer-state bytes by component (after the first step)."""
-        if self._core is None:
-            raise RuntimeError("a gefen partition is built at the first step(); call summary() after it")
+        self._require_core("summary")
         return self._core.summary()
 
 

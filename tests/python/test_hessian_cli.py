@@ -104,9 +104,9 @@ def test_coupling_file_and_plot(blockscope, tmp_path):
 
 
 @pytest.mark.parametrize("args,fragment", [
-    (["--sigma", "0"], "--sigma must be > 0"),
-    (["--sigma", "-1"], "--sigma must be > 0"),
-    (["--lanczos-steps", "1"], "--lanczos-steps must be ≥ 2"),
+    (["--sigma", "0"], "--sigma: must be > 0, got 0"),
+    (["--sigma", "-1"], "--sigma: must be > 0, got -1"),
+    (["--lanczos-steps", "1"], "--lanczos-steps: must be ≥ 2, got 1"),
     (["--probes", "0"], "--probes: must be ≥ 1, got 0"),
 ])
 def test_spectrum_rejects_bad_settings(blockscope, tmp_path, args, fragment):
@@ -146,4 +146,4 @@ def test_spectrum_rejects_a_non_finite_loss(blockscope, tmp_path):
 
 
 def test_dense_refuses_large_models(blockscope, tmp_path):
-    expect_error(blockscope, ["dense", "--model", "gpt", "--out", tmp_path / "d.h5"], "dense mode is for small models")
+    expect_error(blockscope, ["dense", "--model", "gpt", "--out", tmp_path / "d.h5"], "the dense Hessian is for small models")

@@ -240,7 +240,7 @@ def test_adam_mini_on_multihead_attention(blockscope, user, tmp_path):
     out = tmp_path / "am.h5"
     line = error_line(blockscope, ["partition", "-s", "adam-mini", "--model", user["mha"], "--out", out],
                       "attn.in_proj_weight", out)
-    assert "--n-heads" in line and "--head-dim" in line
+    assert "n-heads" in line and "head-dim" in line
     result = blockscope("partition", "-s", "adam-mini", "--model", user["mha"], "--n-heads", "4", "--out", out)
     assert "warning: adam-mini: no name rule matched tensor 'gate'" in result.stderr
     with h5py.File(out) as f:

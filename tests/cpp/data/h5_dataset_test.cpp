@@ -54,12 +54,16 @@ TEST(H5Dataset, ReadsClassificationAndRegressionFiles) {
 TEST(H5Dataset, BadFilesAreOneLineErrors) {
   std::vector<float> x = {1, 2, 3, 4, 5, 6};
   std::vector<std::int64_t> y3 = {0, 1, 0}, y2 = {0, 1};
-  EXPECT_NE(error_of(write_file("no_targets.h5", &x, {3, 2}, nullptr, nullptr, {})).find("has no dataset 'targets'"), std::string::npos);
-  EXPECT_NE(error_of(write_file("no_inputs.h5", nullptr, {}, &y3, nullptr, {3})).find("has no dataset 'inputs'"), std::string::npos);
+  EXPECT_NE(error_of(write_file("no_targets.h5", &x, {3, 2}, nullptr, nullptr, {})).find("has no dataset 'targets'"),
+            std::string::npos);
+  EXPECT_NE(error_of(write_file("no_inputs.h5", nullptr, {}, &y3, nullptr, {3})).find("has no dataset 'inputs'"),
+            std::string::npos);
   EXPECT_NE(error_of(write_file("mismatch.h5", &x, {3, 2}, &y2, nullptr, {2}))
-                .find("'inputs' has 3 examples but 'targets' has 2 (first dimensions must match)"), std::string::npos);
+                .find("'inputs' has 3 examples but 'targets' has 2 (first dimensions must match)"),
+            std::string::npos);
   std::vector<float> bad = {1, NAN, 3, 4, 5, 6};
-  EXPECT_NE(error_of(write_file("nan.h5", &bad, {3, 2}, &y3, nullptr, {3})).find("contains NaN or Inf"), std::string::npos);
+  EXPECT_NE(error_of(write_file("nan.h5", &bad, {3, 2}, &y3, nullptr, {3})).find("contains NaN or Inf"),
+            std::string::npos);
   EXPECT_NE(error_of(temp_file("does_not_exist.h5")).find("file not found"), std::string::npos);
   auto corrupt = temp_file("corrupt.h5");
   std::ofstream(corrupt) << "garbage";

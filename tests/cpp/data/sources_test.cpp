@@ -19,8 +19,9 @@ using blockscope::testing::error_of;
 TEST(Sources, SameSeedSameData) {
   for (const char* name : {"mixture", "images", "markov", "text"}) {
     SCOPED_TRACE(name);
-    const InputSpec& spec = std::string(name) == "mixture" ? kFeatures
-                            : std::string(name) == "images" ? kImages : kTokens;
+    const InputSpec& spec = std::string(name) == "mixture"  ? kFeatures
+                            : std::string(name) == "images" ? kImages
+                                                            : kTokens;
     SourceOptions a{64, 0, 11}, b{64, 0, 11}, c{64, 0, 12};
     Dataset x = load_dataset(name, spec, a), y = load_dataset(name, spec, b), z = load_dataset(name, spec, c);
     EXPECT_TRUE(at::equal(x.inputs, y.inputs));
@@ -63,22 +64,30 @@ TEST(Sources, TextIsCappedByTheCorpusSize) {
 
 TEST(Sources, MismatchedSourcesAndUnknownNamesAreErrors) {
   EXPECT_NE(error_of([] { load_dataset("images", kFeatures, {}); }).find("does not fit this model"), std::string::npos);
-  EXPECT_NE(error_of([] { load_dataset("text", InputSpec{InputSpec::Kind::kTokens, {8}, 100, 100}, {}); })
-                .find("vocab ≥ 256"), std::string::npos);
+  EXPECT_NE(error_of([] {
+              load_dataset("text", InputSpec{InputSpec::Kind::kTokens, {8}, 100, 100}, {});
+            }).find("vocab ≥ 256"),
+            std::string::npos);
   EXPECT_EQ(error_of([] { load_dataset("wikipedia", kTokens, {}); }),
             "unknown data source 'wikipedia' (valid: auto, mixture, images, markov, text, FILE.h5)");
-  EXPECT_NE(error_of([] { load_dataset("auto", InputSpec{}, {}); }).find("give --data FILE.h5"), std::string::npos);
+  EXPECT_NE(error_of([] { load_dataset("auto", InputSpec{}, {}); }).find("give an HDF5 data file"), std::string::npos);
 }
 
 TEST(Sources, FitCheckCatchesWrongShapesAndRanges) {
   Dataset d = load_dataset("mixture", kFeatures, {8, 0, 0});
-  EXPECT_NE(error_of([&] { check_dataset_fits(d, InputSpec{InputSpec::Kind::kFeatures, {7}, 0, 3}); })
-                .find("do not fit the model"), std::string::npos);
-  EXPECT_NE(error_of([&] { check_dataset_fits(d, InputSpec{InputSpec::Kind::kFeatures, {6}, 0, 2}); })
-                .find("class ids in 'targets' must lie in [0, 2)"), std::string::npos);
+  EXPECT_NE(error_of([&] {
+              check_dataset_fits(d, InputSpec{InputSpec::Kind::kFeatures, {7}, 0, 3});
+            }).find("do not fit the model"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              check_dataset_fits(d, InputSpec{InputSpec::Kind::kFeatures, {6}, 0, 2});
+            }).find("class ids in 'targets' must lie in [0, 2)"),
+            std::string::npos);
   Dataset t = load_dataset("markov", kTokens, {4, 0, 0});
-  EXPECT_NE(error_of([&] { check_dataset_fits(t, InputSpec{InputSpec::Kind::kTokens, {8}, 256, 256}); })
-                .find("T ≤ 8"), std::string::npos);
+  EXPECT_NE(error_of([&] {
+              check_dataset_fits(t, InputSpec{InputSpec::Kind::kTokens, {8}, 256, 256});
+            }).find("T ≤ 8"),
+            std::string::npos);
 }
 
 TEST(Batching, ConsecutiveBatchesCoverTheData) {
@@ -102,9 +111,15 @@ TEST(Batching, ShuffleIsAPermutationFixedBySeed) {
 
 TEST(Batching, TooFewExamplesIsAnError) {
   Dataset d = load_dataset("mixture", kFeatures, {10, 0, 0});
-  EXPECT_EQ(error_of([&] { make_batches(d, {4, 3, false, 0}); }),
-            "3 batches of 4 examples need 12 examples but the data has 10 (use fewer or smaller batches, or more examples)");
-  EXPECT_NE(error_of([&] { make_batches(d, {0, 1, false, 0}); }).find("the batch size must be positive"), std::string::npos);
+  EXPECT_EQ(
+      error_of([&] {
+        make_batches(d, {4, 3, false, 0});
+      }),
+      "3 batches of 4 examples need 12 examples but the data has 10 (use fewer or smaller batches, or more examples)");
+  EXPECT_NE(error_of([&] {
+              make_batches(d, {0, 1, false, 0});
+            }).find("the batch size must be positive"),
+            std::string::npos);
 }
 
 }  // namespace

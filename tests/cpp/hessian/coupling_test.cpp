@@ -83,8 +83,9 @@ TEST(BlockCoupling, MatchesKnownBlockNormsWithinFiveStandardErrors) {
       EXPECT_LT(r.squared_stderr(a, b), standard_error(a, b) * 1.5);
       // r_ab by first-order propagation: δr/r = ½δS_ab/S_ab + ¼δS_aa/S_aa + ¼δS_bb/S_bb.
       const double exact_ratio = std::sqrt(exact(a, b)) / std::sqrt(std::sqrt(exact(a, a) * exact(b, b)));
-      const double rel = kStandardErrors * (0.5 * standard_error(a, b) / exact(a, b) + 0.25 * standard_error(a, a) / exact(a, a) +
-                                            0.25 * standard_error(b, b) / exact(b, b));
+      const double rel =
+          kStandardErrors * (0.5 * standard_error(a, b) / exact(a, b) + 0.25 * standard_error(a, a) / exact(a, a) +
+                             0.25 * standard_error(b, b) / exact(b, b));
       EXPECT_NEAR(r.ratio(a, b), exact_ratio, rel * exact_ratio);
     }
   }

@@ -73,11 +73,10 @@ TEST(JsDistance, SlqAgreesWithExactSpectra) {
   const Eigen::VectorXd exact_a = symmetric_eigenvalues(a);
   const Eigen::VectorXd exact_b = symmetric_eigenvalues(b);
   const DensityGrid grid = make_grid(std::min(exact_a.minCoeff(), exact_b.minCoeff()),
-                                     std::max(exact_a.maxCoeff(), exact_b.maxCoeff()),
-                                     {0.01, SigmaMode::relative});
+                                     std::max(exact_a.maxCoeff(), exact_b.maxCoeff()), {0.01, SigmaMode::relative});
   const Eigen::VectorXd uniform = Eigen::VectorXd::Constant(600, 1.0 / 600.0);
-  const double js_exact = js_distance(gaussian_density(exact_a, uniform, grid),
-                                      gaussian_density(exact_b, uniform, grid));
+  const double js_exact =
+      js_distance(gaussian_density(exact_a, uniform, grid), gaussian_density(exact_b, uniform, grid));
   const Eigen::MatrixXd js_slq = js_matrix(slq_densities(blocks, grid));
   RecordProperty("js_exact", std::to_string(js_exact));
   RecordProperty("js_slq", std::to_string(js_slq(0, 1)));

@@ -15,7 +15,8 @@ constexpr double kSpectraRelTol = 1e-8;
 constexpr double kDenseRelTol = 1e-12;
 
 TEST(TopEigen, SpectraMatchesTheDenseSolver) {
-  const Eigen::MatrixXd a = testing::wigner(500, 41) + testing::with_spectrum(testing::bulk_with_outliers(500), 42) / 10.0;
+  const Eigen::MatrixXd a =
+      testing::wigner(500, 41) + testing::with_spectrum(testing::bulk_with_outliers(500), 42) / 10.0;
   DenseOperator op(a);
   const Eigen::VectorXd exact = symmetric_eigenvalues(a);
   const TopEigenResult r = top_eigenvalues(op, {5, 1000, 1e-10, 64});

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "data/sources.h"
-#include "experiments/models/model.h"
 #include "hessian/hvp.h"
+#include "models/model.h"
 
 namespace blockscope::hessian::testing {
 
@@ -24,8 +24,8 @@ inline SmallProblem make_problem(const std::string& spec, std::int64_t examples,
   p.model->to(at::kDouble);
   data::SourceOptions options{examples, 0, seed};
   const bool tokens = p.model->input_spec().kind == data::InputSpec::Kind::kTokens;
-  data::Dataset d = data::to_dtype(
-      data::load_dataset(tokens ? "markov" : "auto", p.model->input_spec(), options), at::kDouble);
+  data::Dataset d =
+      data::to_dtype(data::load_dataset(tokens ? "markov" : "auto", p.model->input_spec(), options), at::kDouble);
   auto batches = data::make_batches(d, {batch_size, 0, false, 0});
   p.hessian = std::make_unique<LossHessian>(*p.model, batches, HvpSettings{reuse_graph, 8.0});
   return p;

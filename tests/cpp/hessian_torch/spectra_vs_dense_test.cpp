@@ -27,7 +27,8 @@ PerTensor per_tensor(const LossHessian& h, std::int64_t min_size) {
   const auto& layout = h.layout();
   for (std::size_t t = 0; t < layout.names.size(); ++t) {
     if (layout.numel(t) < min_size) continue;
-    out.operators.push_back(std::make_unique<BlockHessian>(h, BlockRanges{{layout.offsets[t], layout.offsets[t + 1]}}, layout.names[t]));
+    out.operators.push_back(
+        std::make_unique<BlockHessian>(h, BlockRanges{{layout.offsets[t], layout.offsets[t + 1]}}, layout.names[t]));
     out.pointers.push_back(out.operators.back().get());
     out.names.push_back(layout.names[t]);
   }
@@ -74,7 +75,8 @@ TEST_P(SpectraOnModels, AgreeWithTheDenseBlocks) {
     Eigen::VectorXd w = Eigen::VectorXd::Constant(n, 1.0 / double(n));
     exact_densities.row(b) = gaussian_density(eig, w, s.grid).transpose();
     const double range = std::max(eig[n - 1] - eig[0], 1e-300);
-    const double w1 = wasserstein1(s.grid.points, s.densities.row(b).transpose(), exact_densities.row(b).transpose()) / range;
+    const double w1 =
+        wasserstein1(s.grid.points, s.densities.row(b).transpose(), exact_densities.row(b).transpose()) / range;
     const double bound = n >= kLargeBlock ? 2e-3 * std::sqrt(989.0 / double(std::min<Eigen::Index>(n, 989)))
                                           : 3 * std::sqrt(2.0 / (double(n) * options.slq.probes));
     EXPECT_LE(w1, bound) << "n = " << n;
@@ -84,9 +86,13 @@ TEST_P(SpectraOnModels, AgreeWithTheDenseBlocks) {
   // ~10³-parameter blocks: ≤ 0.03 max abs (docs/algorithms.md §2: JS(SLQ, exact)
   // ≈ 0.02 at n_v = 10, 0.010 at n_v = 40).
   Eigen::MatrixXd exact_js = js_matrix(exact_densities);
-  for (std::size_t a = 0; a < large.size(); ++a)
-    for (std::size_t b = 0; b < large.size(); ++b)
-      if (large[a] && large[b]) EXPECT_LE(std::abs(s.js(a, b) - exact_js(a, b)), 0.03) << a << "," << b;
+  for (std::size_t a = 0; a < large.size(); ++a) {
+    for (std::size_t b = 0; b < large.size(); ++b) {
+      if (large[a] && large[b]) {
+        EXPECT_LE(std::abs(s.js(a, b) - exact_js(a, b)), 0.03) << a << "," << b;
+      }
+    }
+  }
   if (std::string(GetParam()).rfind("mlp", 0) == 0) {
     EXPECT_GE(std::count(large.begin(), large.end(), true), 2) << "the test needs two large blocks";
   }

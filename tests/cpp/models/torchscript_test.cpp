@@ -5,8 +5,8 @@
 
 #include <fstream>
 
-#include "experiments/models/model.h"
 #include "io/h5_file.h"
+#include "models/model.h"
 
 namespace blockscope::models {
 namespace {

@@ -7,8 +7,8 @@
 #include "tests/cpp/error_message.h"
 
 #include "data/sources.h"
-#include "experiments/models/model.h"
-#include "experiments/models/zoo/zoo.h"
+#include "models/model.h"
+#include "models/zoo/zoo.h"
 
 namespace blockscope::models {
 namespace {
@@ -47,9 +47,9 @@ TEST(Zoo, EveryModelRunsOnItsDefaultDataWithFiniteOutputs) {
 TEST(Zoo, GptParameterCountMatchesItsConfig) {
   // Separate q/k/v/o, GQA, untied head, LayerNorm (weight + bias), no biases.
   const std::int64_t L = 3, H = 4, KV = 2, hd = 24, d = 40, ff = 96, V = 256, T = 32;
-  auto model = load_model(fmt::format(
-      "gpt:n_layer={},n_head={},n_kv_head={},head_dim={},d_model={},d_ff={},vocab={},context={}", L,
-      H, KV, hd, d, ff, V, T));
+  auto model =
+      load_model(fmt::format("gpt:n_layer={},n_head={},n_kv_head={},head_dim={},d_model={},d_ff={},vocab={},context={}",
+                             L, H, KV, hd, d, ff, V, T));
   const std::int64_t per_layer = d * H * hd + 2 * d * KV * hd + H * hd * d + 2 * d * ff + 4 * d;
   EXPECT_EQ(model->num_parameters(), V * d + T * d + L * per_layer + 2 * d + V * d);
   EXPECT_EQ(param(*model, "layers.2.attn.q_proj.weight").sizes(), (at::IntArrayRef{H * hd, d}));
@@ -78,9 +78,10 @@ TEST(Zoo, FusedQkvEqualsSeparateProjections) {
     at::NoGradGuard no_grad;
     for (const auto& p : fused->parameters()) {
       if (p.name == "layers.0.attn.c_attn.weight") {
-        p.tensor.copy_(at::cat({param(*separate, "layers.0.attn.q_proj.weight"),
-                                param(*separate, "layers.0.attn.k_proj.weight"),
-                                param(*separate, "layers.0.attn.v_proj.weight")}, 0));
+        p.tensor.copy_(
+            at::cat({param(*separate, "layers.0.attn.q_proj.weight"), param(*separate, "layers.0.attn.k_proj.weight"),
+                     param(*separate, "layers.0.attn.v_proj.weight")},
+                    0));
       } else {
         p.tensor.copy_(param(*separate, p.name));
       }
@@ -134,10 +135,9 @@ TEST(Zoo, ResnetInEvalModeIsPerExample) {
 
 TEST(Zoo, NamesFollowConventionsThePartitionRulesUse) {
   auto gpt = load_model("gpt:gated=true");
-  for (const char* name : {"wte.weight", "wpe.weight", "layers.0.attn_norm.weight",
-                           "layers.0.attn.q_proj.weight", "layers.1.mlp.gate_proj.weight",
-                           "layers.1.mlp.up_proj.weight", "layers.1.mlp.down_proj.weight",
-                           "final_norm.weight", "lm_head.weight"}) {
+  for (const char* name : {"wte.weight", "wpe.weight", "layers.0.attn_norm.weight", "layers.0.attn.q_proj.weight",
+                           "layers.1.mlp.gate_proj.weight", "layers.1.mlp.up_proj.weight",
+                           "layers.1.mlp.down_proj.weight", "final_norm.weight", "lm_head.weight"}) {
     EXPECT_NO_THROW(param(*gpt, name)) << name;
   }
   EXPECT_NO_THROW(param(*load_model("mlp"), "linear.0.weight"));
@@ -174,7 +174,8 @@ TEST(ZooErrors, UnknownOptionListsTheValidKeys) {
 TEST(ZooErrors, BadOptionValuesAreNamed) {
   EXPECT_NE(error_of([] { load_model("gpt:n_layer=two"); }).find("n_layer=two is not an integer"), std::string::npos);
   EXPECT_NE(error_of([] { load_model("gpt:n_layer=0"); }).find("must be positive"), std::string::npos);
-  EXPECT_NE(error_of([] { load_model("gpt:n_head=4,n_kv_head=3"); }).find("multiple of n_kv_head=3"), std::string::npos);
+  EXPECT_NE(error_of([] { load_model("gpt:n_head=4,n_kv_head=3"); }).find("multiple of n_kv_head=3"),
+            std::string::npos);
   EXPECT_NE(error_of([] { load_model("gpt:n_layer"); }).find("malformed model option"), std::string::npos);
   EXPECT_NE(error_of([] { load_model("cnn:image=18"); }).find("multiple of 4"), std::string::npos);
 }

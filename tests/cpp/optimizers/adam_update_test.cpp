@@ -30,8 +30,7 @@ struct Reference {
 };
 
 // docs/algorithms.md §5 / PyTorch AdamW in float64. v_shared < 0: per-element v.
-Reference reference_step(double p, double m, double v, double g, const Hyper& h, std::int64_t t,
-                         double mean_g2) {
+Reference reference_step(double p, double m, double v, double g, const Hyper& h, std::int64_t t, double mean_g2) {
   Reference r;
   r.m = h.beta1 * m + (1 - h.beta1) * g;
   r.m_scale = std::fabs(h.beta1 * m) + std::fabs((1 - h.beta1) * g);

@@ -50,8 +50,18 @@ TEST(CodebookLookup, EqualsMathNearestEverywhere) {
   for (const std::vector<float>& c : codebooks()) {
     const CodebookLookup lookup(c.data());
     const float inf = std::numeric_limits<float>::infinity();
-    std::vector<float> xs = {-1.0f, 1.0f, 0.0f, -0.0f, -1.0001f, 1.0001f, -3.0f, 3.0f, inf, -inf,
-                             std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::max()};
+    std::vector<float> xs = {-1.0f,
+                             1.0f,
+                             0.0f,
+                             -0.0f,
+                             -1.0001f,
+                             1.0001f,
+                             -3.0f,
+                             3.0f,
+                             inf,
+                             -inf,
+                             std::numeric_limits<float>::quiet_NaN(),
+                             std::numeric_limits<float>::max()};
     for (int i = 0; i < kCodebookSize; ++i) {
       for (float x : {c[i], std::nextafter(c[i], -2.0f), std::nextafter(c[i], 2.0f)}) xs.push_back(x);
       if (i + 1 < kCodebookSize) {

@@ -21,8 +21,7 @@ namespace {
 constexpr float kLevelTolerance = 2.4e-7f;  // 2 fp32 ulps at magnitude 1
 
 // Weighted squared error of a contiguous cluster around a centre.
-double cluster_cost(const std::vector<double>& x, const std::vector<double>& w, int begin, int end,
-                    double centre) {
+double cluster_cost(const std::vector<double>& x, const std::vector<double>& w, int begin, int end, double centre) {
   double cost = 0.0;
   for (int i = begin; i < end; ++i) cost += w[i] * (x[i] - centre) * (x[i] - centre);
   return cost;
@@ -44,8 +43,8 @@ struct BruteForce {
 
 // Every split of n sorted points into k contiguous non-empty clusters; the
 // first is pinned to −1, the last to +1, the others sit at their mean.
-void enumerate(const std::vector<double>& x, const std::vector<double>& w, int k,
-               std::vector<int>& starts, BruteForce& best) {
+void enumerate(const std::vector<double>& x, const std::vector<double>& w, int k, std::vector<int>& starts,
+               BruteForce& best) {
   const int n = static_cast<int>(x.size());
   if (static_cast<int>(starts.size()) == k) {
     double cost = 0.0;
@@ -160,10 +159,10 @@ TEST(Codebook, HistogramBinsBlockAbsmaxNormalisedValues) {
   const std::vector<float> g = {3.0f, -2.0f, 0.0f, 5.0f, 0.0f, 0.0f, 0.0f, 0.0f};
   std::vector<std::int64_t> counts(kHistogramBins, 0);
   histogram_add(g.data(), 8, 4, counts);
-  EXPECT_EQ(counts[3276], 1);   // 0.6:  floor(1.6 · 2048)
-  EXPECT_EQ(counts[1228], 1);   // −0.4: floor(0.6 · 2048)
-  EXPECT_EQ(counts[2048], 5);   // zeros, including the all-zero block
-  EXPECT_EQ(counts[4095], 1);   // +1 clamps into the last bin
+  EXPECT_EQ(counts[3276], 1);  // 0.6:  floor(1.6 · 2048)
+  EXPECT_EQ(counts[1228], 1);  // −0.4: floor(0.6 · 2048)
+  EXPECT_EQ(counts[2048], 5);  // zeros, including the all-zero block
+  EXPECT_EQ(counts[4095], 1);  // +1 clamps into the last bin
   EXPECT_EQ(histogram_bin(-1.0f), 0);
   EXPECT_EQ(histogram_bin_centre(0), -1.0f + 1.0f / 4096.0f);
   EXPECT_EQ(histogram_bin_centre(kHistogramBins - 1), 1.0f - 1.0f / 4096.0f);

@@ -114,15 +114,15 @@ TEST(Fp16, WideningMatchesTheFormulaAndRoundTrips) {
       ASSERT_TRUE(mantissa == 0 ? std::isinf(x) : std::isnan(x)) << h;
       if (mantissa != 0) continue;
     } else {
-      const double expected = exponent == 0 ? sign * std::ldexp(mantissa, -24)
-                                            : sign * std::ldexp(1024 + mantissa, exponent - 25);
+      const double expected =
+          exponent == 0 ? sign * std::ldexp(mantissa, -24) : sign * std::ldexp(1024 + mantissa, exponent - 25);
       ASSERT_EQ(float_bits(x), float_bits(static_cast<float>(expected))) << h;
     }
     ASSERT_EQ(float_to_fp16(x), h) << h;
   }
   EXPECT_EQ(float_to_fp16(std::nextafter(65520.0f, 0.0f)), 0x7BFFu);  // just below the Inf threshold 65520
-  EXPECT_EQ(float_to_fp16(65520.0f), 0x7C00u);    // the tie goes to even: Inf
-  EXPECT_EQ(float_to_fp16(std::ldexp(1.0f, -25)), 0x0000u);  // tie between 0 and 2^-24
+  EXPECT_EQ(float_to_fp16(65520.0f), 0x7C00u);                        // the tie goes to even: Inf
+  EXPECT_EQ(float_to_fp16(std::ldexp(1.0f, -25)), 0x0000u);           // tie between 0 and 2^-24
   EXPECT_EQ(float_to_fp16(std::nextafter(std::ldexp(1.0f, -25), 1.0f)), 0x0001u);
 }
 

@@ -29,8 +29,7 @@ void check_split(float theta, std::int32_t levels) {
   ASSERT_LE(std::abs(split.rho), levels);
   const float rebuilt = join_weight(split.hi, split.rho, levels);
   const double ulp = std::ldexp(1.0, bf16_half_ulp_log2(split.hi) + 1);
-  const double fp32_half_ulp =
-      0.5 * (std::nextafter(std::fabs(rebuilt), HUGE_VALF) - std::fabs(rebuilt));
+  const double fp32_half_ulp = 0.5 * (std::nextafter(std::fabs(rebuilt), HUGE_VALF) - std::fabs(rebuilt));
   ASSERT_LE(std::fabs(static_cast<double>(theta) - rebuilt), ulp / (4.0 * levels) + fp32_half_ulp)
       << "theta " << theta << " levels " << levels;
 }
@@ -47,8 +46,9 @@ TEST(UlpSplit, ReconstructsWithinAQuarterStepOverMagnitudes1e30) {
 }
 
 TEST(UlpSplit, HandlesTiesBinadeEdgesZeroAndSubnormals) {
-  std::vector<float> thetas = {0.0f, -0.0f, 1.0f, -1.0f, 1e-45f, -3e-42f, 1.17e-38f, 5e-39f,
-                               std::ldexp(1.0f, -126), std::ldexp(1.0f, -133), 3e38f};
+  std::vector<float> thetas = {
+      0.0f, -0.0f, 1.0f, -1.0f, 1e-45f, -3e-42f, 1.17e-38f, 5e-39f, std::ldexp(1.0f, -126), std::ldexp(1.0f, -133),
+      3e38f};
   for (int e = -140; e <= 120; e += 7) {
     const float base = std::ldexp(1.0f, e);
     // Just below a power of two (θ′ rounds up a binade), bf16 ties (low half 0x8000),

@@ -20,10 +20,10 @@ namespace {
 
 using namespace testing;
 
-#define SKIP_WITHOUT_TORCH_CUDA()                                                                       \
-  do {                                                                                                  \
-    if (cuda_status().device_count == 0) GTEST_SKIP() << "no CUDA device visible";                      \
-    if (!torch::cuda::is_available()) GTEST_SKIP() << "this LibTorch was built without CUDA";            \
+#define SKIP_WITHOUT_TORCH_CUDA()                                                             \
+  do {                                                                                        \
+    if (cuda_status().device_count == 0) GTEST_SKIP() << "no CUDA device visible";            \
+    if (!torch::cuda::is_available()) GTEST_SKIP() << "this LibTorch was built without CUDA"; \
   } while (0)
 
 BlockOptimizerOptions options() { return BlockOptimizerOptions(1e-2).betas({0.9, 0.95}).eps(1e-8).weight_decay(0.1); }
@@ -45,7 +45,8 @@ void expect_same_state(const BlockOptimizer& cpu, const BlockOptimizer& gpu, con
       if (c.second->defined()) {
         EXPECT_TRUE(c.second->is_cuda()) << what;
       }
-      EXPECT_TRUE(bitwise_equal(*c.first, c.second->defined() ? c.second->cpu() : *c.second)) << what << " state of " << i;
+      EXPECT_TRUE(bitwise_equal(*c.first, c.second->defined() ? c.second->cpu() : *c.second))
+          << what << " state of " << i;
     }
   }
   if (b.shared_v.defined()) {

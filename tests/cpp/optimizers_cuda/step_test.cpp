@@ -41,9 +41,9 @@ namespace {
 constexpr int kDeviceHostUlps = 0;
 static_assert(kDeviceHostUlps == 0, "the comparisons below are bitwise");
 
-#define SKIP_WITHOUT_GPU()                                                                   \
-  do {                                                                                       \
-    const CudaStatus status = cuda_status();                                                 \
+#define SKIP_WITHOUT_GPU()                                                                             \
+  do {                                                                                                 \
+    const CudaStatus status = cuda_status();                                                           \
     if (status.device_count == 0) GTEST_SKIP() << "no CUDA device visible (" << status.runtime << ")"; \
   } while (0)
 
@@ -66,26 +66,30 @@ struct Buffer {
     return out;
   }
   template <class T>
-  T* h() { return reinterpret_cast<T*>(host.data()); }
+  T* h() {
+    return reinterpret_cast<T*>(host.data());
+  }
   template <class T>
-  T* d() { return static_cast<T*>(device); }
+  T* d() {
+    return static_cast<T*>(device);
+  }
 };
 
 // Tensor names, shapes and the mixed partition described in the file comment.
 std::vector<partition::TensorInfo> model() {
-  return {{"a.bias", {37}},   {"b.weight", {3, 1000}}, {"big", {70001}},   {"c", {45}},
-          {"d.weight", {5000}}, {"ln.weight", {24}},   {"e", {131073}}};
+  return {{"a.bias", {37}},     {"b.weight", {3, 1000}}, {"big", {70001}}, {"c", {45}},
+          {"d.weight", {5000}}, {"ln.weight", {24}},     {"e", {131073}}};
 }
 
 partition::Partition mixed_partition() {
   const auto m = model();
   std::vector<partition::TensorBlocks> t = {
-      partition::TensorBlocks::uniform(m[0], 37),    // block 0, shared with c
-      partition::TensorBlocks::uniform(m[1], 1000),  // rows: blocks 1, 2, 3
-      partition::TensorBlocks::uniform(m[2], 70001), // one block of 70 001: block 4
-      partition::TensorBlocks::uniform(m[3], 45),    // block 0
-      partition::TensorBlocks::explicit_ranges(m[4], {0, 100, 4500, 5000}),  // ids 5, 2 (shared with b row 1), 6
-      partition::TensorBlocks::uniform(m[5], 1),     // per element: blocks 7..30
+      partition::TensorBlocks::uniform(m[0], 37),                                  // block 0, shared with c
+      partition::TensorBlocks::uniform(m[1], 1000),                                // rows: blocks 1, 2, 3
+      partition::TensorBlocks::uniform(m[2], 70001),                               // one block of 70 001: block 4
+      partition::TensorBlocks::uniform(m[3], 45),                                  // block 0
+      partition::TensorBlocks::explicit_ranges(m[4], {0, 100, 4500, 5000}),        // ids 5, 2 (shared with b row 1), 6
+      partition::TensorBlocks::uniform(m[5], 1),                                   // per element: blocks 7..30
       partition::TensorBlocks::explicit_ranges(m[6], {0, 65530, 65540, 131073})};  // 31, 32, 33
   t[0].first_block = 0;
   t[1].first_block = 1;
@@ -110,15 +114,31 @@ TensorBuffers allocate(const TensorLayout& t, const OptimizerSpec& spec) {
   b.param = buffer(n, 4);
   b.grad = buffer(n, 4);
   switch (spec.m) {
-    case FirstMoment::fp32: b.m = buffer(n, 4); break;
-    case FirstMoment::bf16: b.m = buffer(n, 2); break;
-    case FirstMoment::codebook: b.m = buffer(n, 1); b.m_scale = buffer(t.scale_groups.count(), 4); break;
-    case FirstMoment::companded: b.m = buffer(n, 1); b.m_scale = buffer(groups, 2); break;
+    case FirstMoment::fp32:
+      b.m = buffer(n, 4);
+      break;
+    case FirstMoment::bf16:
+      b.m = buffer(n, 2);
+      break;
+    case FirstMoment::codebook:
+      b.m = buffer(n, 1);
+      b.m_scale = buffer(t.scale_groups.count(), 4);
+      break;
+    case FirstMoment::companded:
+      b.m = buffer(n, 1);
+      b.m_scale = buffer(groups, 2);
+      break;
   }
   switch (spec.v) {
-    case SecondMoment::element: b.v = buffer(n, 4); break;
-    case SecondMoment::shared: break;
-    case SecondMoment::companded: b.v = buffer(n, 1); b.v_scale = buffer(groups, 2); break;
+    case SecondMoment::element:
+      b.v = buffer(n, 4);
+      break;
+    case SecondMoment::shared:
+      break;
+    case SecondMoment::companded:
+      b.v = buffer(n, 1);
+      b.v_scale = buffer(groups, 2);
+      break;
   }
   if (spec.w == WeightStorage::bf16_int8) b.rho = buffer(n, 1);
   if (spec.w == WeightStorage::bf16_int16) b.rho = buffer(n, 2);
@@ -130,8 +150,12 @@ TensorState view(TensorBuffers& b, const OptimizerSpec& spec, bool device) {
   auto ptr = [device](std::unique_ptr<Buffer>& x) -> void* { return device ? x->device : x->host.data(); };
   TensorState s;
   switch (spec.m) {
-    case FirstMoment::fp32: s.m_fp32 = static_cast<float*>(ptr(b.m)); break;
-    case FirstMoment::bf16: s.m_bf16 = static_cast<std::uint16_t*>(ptr(b.m)); break;
+    case FirstMoment::fp32:
+      s.m_fp32 = static_cast<float*>(ptr(b.m));
+      break;
+    case FirstMoment::bf16:
+      s.m_bf16 = static_cast<std::uint16_t*>(ptr(b.m));
+      break;
     case FirstMoment::codebook:
       s.m_code = static_cast<std::uint8_t*>(ptr(b.m));
       s.m_scale = static_cast<float*>(ptr(b.m_scale));
@@ -142,8 +166,11 @@ TensorState view(TensorBuffers& b, const OptimizerSpec& spec, bool device) {
       break;
   }
   switch (spec.v) {
-    case SecondMoment::element: s.v_fp32 = static_cast<float*>(ptr(b.v)); break;
-    case SecondMoment::shared: break;
+    case SecondMoment::element:
+      s.v_fp32 = static_cast<float*>(ptr(b.v));
+      break;
+    case SecondMoment::shared:
+      break;
     case SecondMoment::companded:
       s.v_q8 = static_cast<std::uint8_t*>(ptr(b.v));
       s.v_scale16 = static_cast<std::uint16_t*>(ptr(b.v_scale));
@@ -212,7 +239,8 @@ void compare_steps(const std::string& spec_text, const partition::Partition& par
   check(cudaDeviceSynchronize());
   for (std::size_t i = 0; i < count; ++i) {
     expect_bitwise(*b[i].param, 4, layout.tensors[i].name + " split parameter");
-    if (b[i].rho) expect_bitwise(*b[i].rho, spec.w == WeightStorage::bf16_int16 ? 2 : 1, layout.tensors[i].name + " rho");
+    if (b[i].rho)
+      expect_bitwise(*b[i].rho, spec.w == WeightStorage::bf16_int16 ? 2 : 1, layout.tensors[i].name + " rho");
   }
   Buffer shared_v(static_cast<std::size_t>(std::max<std::int64_t>(layout.num_blocks, 1)) * 4);
   shared_v.upload();

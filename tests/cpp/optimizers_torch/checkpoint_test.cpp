@@ -54,7 +54,8 @@ TEST(Checkpoint, ResumeIsBitwiseIdentical) {
       b.step();
     }
     for (std::size_t i = 0; i < straight.size(); ++i) {
-      EXPECT_TRUE(bitwise_equal(straight[i].tensor.detach(), resumed[i].tensor.detach())) << spec << " " << straight[i].name;
+      EXPECT_TRUE(bitwise_equal(straight[i].tensor.detach(), resumed[i].tensor.detach()))
+          << spec << " " << straight[i].name;
     }
     expect_same_state(a, b);
     std::filesystem::remove(path);
@@ -110,7 +111,10 @@ TEST(Checkpoint, WrongCheckpointsAreRejectedWithOneLine) {
   }
   {  // not a checkpoint
     const auto other = temp_file("notckpt");
-    { io::AtomicH5Writer w(other, "blockscope.params/1"); w.commit(); }
+    {
+      io::AtomicH5Writer w(other, "blockscope.params/1");
+      w.commit();
+    }
     auto same = make_params(default_specs(), 1);
     BlockOptimizer opt(same, p, parse_optimizer_spec("gefen"), options());
     const std::string error = load_error(other, opt);

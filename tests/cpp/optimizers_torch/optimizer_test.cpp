@@ -14,9 +14,7 @@ namespace {
 
 using namespace testing;
 
-BlockOptimizerOptions options() {
-  return BlockOptimizerOptions(1e-2).betas({0.9, 0.95}).eps(1e-8).weight_decay(0.1);
-}
+BlockOptimizerOptions options() { return BlockOptimizerOptions(1e-2).betas({0.9, 0.95}).eps(1e-8).weight_decay(0.1); }
 
 std::vector<at::Tensor> run(const std::string& spec, const partition::Partition& p, int steps, std::uint64_t seed = 1) {
   auto params = make_params(default_specs(), seed);
@@ -70,10 +68,9 @@ TEST(BlockOptimizer, ResultsDoNotDependOnTheThreadCount) {
     for (int threads : {1, 3}) {
       omp_set_num_threads(threads);
       auto params = make_params(specs, 5);
-      std::vector<partition::TensorBlocks> blocks = {
-          partition::TensorBlocks::uniform({"big", {4096, 33}}, 4096 * 33),
-          partition::TensorBlocks::uniform({"rows", {300, 64}}, 64),
-          partition::TensorBlocks::uniform({"norm", {100}}, 1)};
+      std::vector<partition::TensorBlocks> blocks = {partition::TensorBlocks::uniform({"big", {4096, 33}}, 4096 * 33),
+                                                     partition::TensorBlocks::uniform({"rows", {300, 64}}, 64),
+                                                     partition::TensorBlocks::uniform({"norm", {100}}, 1)};
       partition::number_consecutively(blocks);
       BlockOptimizer opt(params, partition::Partition("test", nullptr, blocks), parse_optimizer_spec(spec), options());
       for (int t = 0; t < 3; ++t) {

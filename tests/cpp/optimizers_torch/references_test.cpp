@@ -20,7 +20,9 @@ using namespace testing;
 
 constexpr double kLr = 1e-2, kBeta1 = 0.9, kBeta2 = 0.95, kEps = 1e-8, kWd = 0.1;
 
-BlockOptimizerOptions options() { return BlockOptimizerOptions(kLr).betas({kBeta1, kBeta2}).eps(kEps).weight_decay(kWd); }
+BlockOptimizerOptions options() {
+  return BlockOptimizerOptions(kLr).betas({kBeta1, kBeta2}).eps(kEps).weight_decay(kWd);
+}
 
 std::vector<float> values(const at::Tensor& t) {
   const at::Tensor c = t.detach().contiguous();
@@ -31,12 +33,11 @@ TEST(AdamMini, FirstStepIsTheClosedForm) {
   // Blocks: rows of fc.weight, one block shared by fc.bias and odd (across
   // tensors), the whole of head.weight, ln_f per element.
   auto params = make_params(default_specs(), 11);
-  std::vector<partition::TensorBlocks> blocks = {
-      partition::TensorBlocks::uniform({"fc.weight", {16, 24}}, 24),
-      partition::TensorBlocks::uniform({"fc.bias", {16}}, 16),
-      partition::TensorBlocks::uniform({"ln_f.weight", {24}}, 1),
-      partition::TensorBlocks::uniform({"odd", {37}}, 37),
-      partition::TensorBlocks::uniform({"head.weight", {8, 64}}, 512)};
+  std::vector<partition::TensorBlocks> blocks = {partition::TensorBlocks::uniform({"fc.weight", {16, 24}}, 24),
+                                                 partition::TensorBlocks::uniform({"fc.bias", {16}}, 16),
+                                                 partition::TensorBlocks::uniform({"ln_f.weight", {24}}, 1),
+                                                 partition::TensorBlocks::uniform({"odd", {37}}, 37),
+                                                 partition::TensorBlocks::uniform({"head.weight", {8, 64}}, 512)};
   blocks[0].first_block = 0;   // 16 rows: 0..15
   blocks[1].first_block = 16;  // shared with odd
   blocks[2].first_block = 17;  // 24 elements: 17..40
@@ -65,7 +66,8 @@ TEST(AdamMini, FirstStepIsTheClosedForm) {
     const std::vector<float> p0 = values(before[t]), p1 = values(params[t].tensor);
     for (std::size_t e = 0; e < p0.size(); ++e) {
       const std::int64_t b = p.block_of(t, static_cast<std::int64_t>(e));
-      const double expect = p0[e] * (1.0 - (decays ? kLr * kWd : 0.0)) - kLr * g[t][e] / (std::sqrt(sum[b] / count[b]) + kEps);
+      const double expect =
+          p0[e] * (1.0 - (decays ? kLr * kWd : 0.0)) - kLr * g[t][e] / (std::sqrt(sum[b] / count[b]) + kEps);
       // Tolerance: fp32 arithmetic of a few roundings on |p| ≲ 4 and an
       // update ≲ lr: 4 fp32 ulps of |p| plus 1e-6 of lr.
       EXPECT_NEAR(p1[e], expect, 4 * 2.4e-7 * std::abs(expect) + 1e-8) << params[t].name << "[" << e << "]";
@@ -145,10 +147,12 @@ TEST(Gefen, StepsMatchTheScalarReference) {
       EXPECT_EQ(values(params[t].tensor), w[t]) << params[t].name << " step " << step;
       EXPECT_EQ(values(opt.state_tensors().tensors[t].m_scale), scale[t]) << params[t].name;
       const at::Tensor codes = opt.state_tensors().tensors[t].m;
-      EXPECT_EQ(std::vector<std::uint8_t>(codes.data_ptr<std::uint8_t>(), codes.data_ptr<std::uint8_t>() + codes.numel()),
-                q[t]);
-      EXPECT_EQ(values(opt.state_tensors().shared_v.slice(0, blocks[t].first_block, blocks[t].first_block + v[t].size())),
-                v[t]);
+      EXPECT_EQ(
+          std::vector<std::uint8_t>(codes.data_ptr<std::uint8_t>(), codes.data_ptr<std::uint8_t>() + codes.numel()),
+          q[t]);
+      EXPECT_EQ(
+          values(opt.state_tensors().shared_v.slice(0, blocks[t].first_block, blocks[t].first_block + v[t].size())),
+          v[t]);
     }
   }
 }
@@ -199,7 +203,8 @@ TEST(FlashAdamW, StepsMatchTheDequantisedFormula) {
           m[i - g0] = b1 * m_hat + static_cast<float>(1.0 - kBeta1) * g[t][i];
           v[i - g0] = b2 * v_hat + static_cast<float>(1.0 - kBeta2) * (g[t][i] * g[t][i]);
           const float th = math::join_weight(math::float_to_bf16(w[t][i]), rho[t][i], math::kRhoLevelsInt8);
-          const float updated = th * decay - step_size * m[i - g0] / (std::sqrt(v[i - g0]) / bc2 + static_cast<float>(kEps));
+          const float updated =
+              th * decay - step_size * m[i - g0] / (std::sqrt(v[i - g0]) / bc2 + static_cast<float>(kEps));
           const math::SplitWeight s = math::split_weight(updated, math::kRhoLevelsInt8);
           w[t][i] = math::bf16_to_float(s.hi);
           rho[t][i] = static_cast<std::int8_t>(s.rho);
@@ -216,9 +221,12 @@ TEST(FlashAdamW, StepsMatchTheDequantisedFormula) {
       }
       const TensorStateTensors& s = opt.state_tensors().tensors[t];
       EXPECT_EQ(values(params[t].tensor), w[t]) << params[t].name << " step " << step;
-      EXPECT_EQ(std::vector<std::int8_t>(s.rho.data_ptr<std::int8_t>(), s.rho.data_ptr<std::int8_t>() + s.rho.numel()), rho[t]);
-      EXPECT_EQ(std::vector<std::int8_t>(s.m.data_ptr<std::int8_t>(), s.m.data_ptr<std::int8_t>() + s.m.numel()), mq[t]);
-      EXPECT_EQ(std::vector<std::uint8_t>(s.v.data_ptr<std::uint8_t>(), s.v.data_ptr<std::uint8_t>() + s.v.numel()), vq[t]);
+      EXPECT_EQ(std::vector<std::int8_t>(s.rho.data_ptr<std::int8_t>(), s.rho.data_ptr<std::int8_t>() + s.rho.numel()),
+                rho[t]);
+      EXPECT_EQ(std::vector<std::int8_t>(s.m.data_ptr<std::int8_t>(), s.m.data_ptr<std::int8_t>() + s.m.numel()),
+                mq[t]);
+      EXPECT_EQ(std::vector<std::uint8_t>(s.v.data_ptr<std::uint8_t>(), s.v.data_ptr<std::uint8_t>() + s.v.numel()),
+                vq[t]);
       const auto* msb = reinterpret_cast<const std::uint16_t*>(s.m_scale.data_ptr<std::int16_t>());
       EXPECT_EQ(std::vector<std::uint16_t>(msb, msb + s.m_scale.numel()), ms[t]);
     }

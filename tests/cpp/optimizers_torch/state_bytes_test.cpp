@@ -5,7 +5,7 @@
 
 #include "data/loss.h"
 #include "data/sources.h"
-#include "experiments/models/model.h"
+#include "models/model.h"
 #include "optimizers/block_optimizer.h"
 #include "partition/strategies.h"
 
@@ -14,7 +14,8 @@ namespace {
 
 // GPT-2 width with one layer; vocab 8192 instead of 50257 keeps the test's
 // memory and time small (the embedding/head rows are 768 wide either way).
-constexpr const char* kModel = "gpt:n_layer=1,d_model=768,n_head=12,n_kv_head=12,head_dim=64,d_ff=3072,vocab=8192,context=32";
+constexpr const char* kModel =
+    "gpt:n_layer=1,d_model=768,n_head=12,n_kv_head=12,head_dim=64,d_ff=3072,vocab=8192,context=32";
 
 std::int64_t allocated_bytes(const BlockOptimizer& opt) {
   std::int64_t bytes = 0;
@@ -69,9 +70,9 @@ TEST(StateBytes, GptWidth768) {
     std::int64_t expected_codebook = std::string(c.spec) == "gefen" ? 1024 : 0;
     EXPECT_EQ(b.total(), allocated_bytes(opt) + expected_codebook) << c.spec;  // codebook arrives at step 1
     const double per_param = b.total() / n;
-    EXPECT_NEAR(per_param, c.expect, c.tolerance) << c.spec << ": m " << b.m / n << " v " << b.v / n << " scales "
-                                                  << b.scales / n << " codebook " << b.codebook / n << " rho "
-                                                  << b.weight_correction / n;
+    EXPECT_NEAR(per_param, c.expect, c.tolerance)
+        << c.spec << ": m " << b.m / n << " v " << b.v / n << " scales " << b.scales / n << " codebook "
+        << b.codebook / n << " rho " << b.weight_correction / n;
     RecordProperty(c.spec, std::to_string(per_param));
   }
 }

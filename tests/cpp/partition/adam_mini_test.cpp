@@ -35,8 +35,7 @@ void expect_table(const Partition& p, const std::map<std::string, Expected>& tab
     ASSERT_NE(it, table.end()) << t.tensor.name << " missing from the expected table";
     const Expected& e = it->second;
     EXPECT_EQ(adam_mini_rule(t.tensor.name, t.tensor.shape.size(), AdamMiniNames{}), e.rule)
-        << t.tensor.name << " got "
-        << rule_name(adam_mini_rule(t.tensor.name, t.tensor.shape.size(), AdamMiniNames{}));
+        << t.tensor.name << " got " << rule_name(adam_mini_rule(t.tensor.name, t.tensor.shape.size(), AdamMiniNames{}));
     EXPECT_EQ(t.num_ranges(), e.ranges) << t.tensor.name;
     EXPECT_EQ(t.period, e.period) << t.tensor.name;
   }
@@ -202,8 +201,8 @@ TEST(AdamMini, HeadConfigErrorsNameTheTensor) {
   } catch (const std::runtime_error& e) {
     EXPECT_STREQ(e.what(),
                  "adam-mini: tensor 'layers.0.attn.q_proj.weight' [64, 64] is split per attention head, but the "
-                 "heads are not known (n_head=0, n_kv_head=0, head_dim=0): give --n-heads (and --head-dim unless it "
-                 "divides the rows; --n-kv-heads under grouped-query attention)");
+                 "heads are not known (n_head=0, n_kv_head=0, head_dim=0): give the number of heads n-heads (and "
+                 "the head width head-dim unless it divides the rows; n-kv-heads under grouped-query attention)");
   }
   try {
     adam_mini(model, {AdamMiniNames{}, HeadConfig{4, 2, 8}});
@@ -214,8 +213,7 @@ TEST(AdamMini, HeadConfigErrorsNameTheTensor) {
                  "n_head·head_dim = 32 nor n_kv_head·head_dim = 16; give the model's n_head, "
                  "n_kv_head and head_dim");
   }
-  EXPECT_THROW(adam_mini(gpt_fused_gated_bias_model(), {AdamMiniNames{}, HeadConfig{4, 4, 16}}),
-               std::runtime_error);
+  EXPECT_THROW(adam_mini(gpt_fused_gated_bias_model(), {AdamMiniNames{}, HeadConfig{4, 4, 16}}), std::runtime_error);
 }
 
 }  // namespace

@@ -24,16 +24,14 @@ std::vector<float> row_column_scaled(std::int64_t rows, std::int64_t cols, unsig
   std::vector<float> g(static_cast<std::size_t>(rows * cols));
   for (std::int64_t i = 0; i < rows; ++i) {
     for (std::int64_t j = 0; j < cols; ++j) {
-      g[static_cast<std::size_t>(i * cols + j)] = static_cast<float>(
-          r[static_cast<std::size_t>(i)] * c[static_cast<std::size_t>(j)] * normal(rng));
+      g[static_cast<std::size_t>(i * cols + j)] =
+          static_cast<float>(r[static_cast<std::size_t>(i)] * c[static_cast<std::size_t>(j)] * normal(rng));
     }
   }
   return g;
 }
 
-GradientView view(const std::vector<float>& g) {
-  return {g.data(), static_cast<std::int64_t>(g.size())};
-}
+GradientView view(const std::vector<float>& g) { return {g.data(), static_cast<std::int64_t>(g.size())}; }
 
 TEST(GefenPeriod, RowColumnScaledGradients) {
   std::vector<float> g = row_column_scaled(768, 768, 1);
@@ -87,8 +85,7 @@ TEST(GefenPeriod, ScoresAndChoiceMatchBruteForce) {
 TEST(GefenPeriod, NoStructureOrTinyTensorGivesOne) {
   std::vector<float> constant(4096, 0.5f);  // S ≡ 0: no strict local maximum
   EXPECT_EQ(search_period(view(constant), GefenRule::v1_2_3).period, 1);
-  std::vector<float> bias =
-      row_column_scaled(1, 64, 4);  // candidates 1..16: no interior p > 8 peak
+  std::vector<float> bias = row_column_scaled(1, 64, 4);  // candidates 1..16: no interior p > 8 peak
   EXPECT_EQ(search_period(view(bias), GefenRule::v1_2_3).period, 1);
   std::vector<float> scalar = {3.0f};
   EXPECT_EQ(search_period(view(scalar), GefenRule::v1_2_3).period, 1);
@@ -136,9 +133,7 @@ TEST(GefenPartition, BadGradientsAreRejected) {
     gefen(model, {view(short_gradient)}, {});
     FAIL() << "expected a size mismatch to throw";
   } catch (const std::runtime_error& e) {
-    EXPECT_STREQ(
-        e.what(),
-        "gefen: the gradient of tensor 'fc.weight' has 15 values but the tensor [4, 4] has 16");
+    EXPECT_STREQ(e.what(), "gefen: the gradient of tensor 'fc.weight' has 15 values but the tensor [4, 4] has 16");
   }
   std::vector<float> nan_gradient(16, 1.0f);
   nan_gradient[5] = std::numeric_limits<float>::quiet_NaN();

@@ -16,12 +16,11 @@ inline std::vector<TensorInfo> gpt_model() {
   std::vector<TensorInfo> model = {{"wte.weight", {256, 64}}, {"wpe.weight", {64, 64}}};
   for (int layer = 0; layer < 2; ++layer) {
     std::string p = "layers." + std::to_string(layer) + ".";
-    std::vector<TensorInfo> block = {
-        {p + "attn_norm.weight", {64}},        {p + "attn_norm.bias", {64}},
-        {p + "attn.q_proj.weight", {64, 64}},  {p + "attn.k_proj.weight", {32, 64}},
-        {p + "attn.v_proj.weight", {32, 64}},  {p + "attn.o_proj.weight", {64, 64}},
-        {p + "mlp_norm.weight", {64}},         {p + "mlp_norm.bias", {64}},
-        {p + "mlp.up_proj.weight", {256, 64}}, {p + "mlp.down_proj.weight", {64, 256}}};
+    std::vector<TensorInfo> block = {{p + "attn_norm.weight", {64}},        {p + "attn_norm.bias", {64}},
+                                     {p + "attn.q_proj.weight", {64, 64}},  {p + "attn.k_proj.weight", {32, 64}},
+                                     {p + "attn.v_proj.weight", {32, 64}},  {p + "attn.o_proj.weight", {64, 64}},
+                                     {p + "mlp_norm.weight", {64}},         {p + "mlp_norm.bias", {64}},
+                                     {p + "mlp.up_proj.weight", {256, 64}}, {p + "mlp.down_proj.weight", {64, 256}}};
     model.insert(model.end(), block.begin(), block.end());
   }
   model.push_back({"final_norm.weight", {64}});
@@ -34,14 +33,13 @@ inline std::vector<TensorInfo> gpt_fused_gated_bias_model() {
   std::vector<TensorInfo> model = {{"wte.weight", {256, 64}}, {"wpe.weight", {64, 64}}};
   for (int layer = 0; layer < 2; ++layer) {
     std::string p = "layers." + std::to_string(layer) + ".";
-    std::vector<TensorInfo> block = {
-        {p + "attn_norm.weight", {64}},          {p + "attn_norm.bias", {64}},
-        {p + "attn.c_attn.weight", {128, 64}},   {p + "attn.c_attn.bias", {128}},
-        {p + "attn.o_proj.weight", {64, 64}},    {p + "attn.o_proj.bias", {64}},
-        {p + "mlp_norm.weight", {64}},           {p + "mlp_norm.bias", {64}},
-        {p + "mlp.up_proj.weight", {256, 64}},   {p + "mlp.up_proj.bias", {256}},
-        {p + "mlp.gate_proj.weight", {256, 64}}, {p + "mlp.gate_proj.bias", {256}},
-        {p + "mlp.down_proj.weight", {64, 256}}, {p + "mlp.down_proj.bias", {64}}};
+    std::vector<TensorInfo> block = {{p + "attn_norm.weight", {64}},          {p + "attn_norm.bias", {64}},
+                                     {p + "attn.c_attn.weight", {128, 64}},   {p + "attn.c_attn.bias", {128}},
+                                     {p + "attn.o_proj.weight", {64, 64}},    {p + "attn.o_proj.bias", {64}},
+                                     {p + "mlp_norm.weight", {64}},           {p + "mlp_norm.bias", {64}},
+                                     {p + "mlp.up_proj.weight", {256, 64}},   {p + "mlp.up_proj.bias", {256}},
+                                     {p + "mlp.gate_proj.weight", {256, 64}}, {p + "mlp.gate_proj.bias", {256}},
+                                     {p + "mlp.down_proj.weight", {64, 256}}, {p + "mlp.down_proj.bias", {64}}};
     model.insert(model.end(), block.begin(), block.end());
   }
   model.push_back({"final_norm.weight", {64}});

@@ -123,7 +123,7 @@ TEST(HessianStrategy, RejectsBadInput) {
   s[1][4] = 1.0;
   HessianStrategyOptions negative;
   negative.target_blocks = -1;
-  EXPECT_EQ(error_of(s, negative), "hessian partition: --target-blocks and --merge-threshold must be ≥ 0");
+  EXPECT_EQ(error_of(s, negative), "hessian partition: the target block count and the merge threshold must be ≥ 0");
 }
 
 }  // namespace

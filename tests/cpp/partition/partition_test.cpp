@@ -3,8 +3,8 @@
 // summary and the strategy factory.
 #include <gtest/gtest.h>
 
-#include "tests/cpp/error_message.h"
 #include <unistd.h>
+#include "tests/cpp/error_message.h"
 
 #include <fstream>
 
@@ -19,8 +19,7 @@ using testing::gpt_fused_gated_bias_model;
 using testing::gpt_model;
 
 std::filesystem::path temp_dir() {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("blockscope_partition_test_" + std::to_string(::getpid()));
+  auto dir = std::filesystem::temp_directory_path() / ("blockscope_partition_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   return dir;
 }
@@ -30,8 +29,7 @@ class RemoveTempDir : public ::testing::Environment {
  public:
   void TearDown() override { std::filesystem::remove_all(temp_dir()); }
 };
-const ::testing::Environment* const kRemoveTempDir =
-    ::testing::AddGlobalTestEnvironment(new RemoveTempDir);
+const ::testing::Environment* const kRemoveTempDir = ::testing::AddGlobalTestEnvironment(new RemoveTempDir);
 
 // A matrix, a vector, a scalar and an empty tensor.
 std::vector<TensorInfo> small_model() {
@@ -136,9 +134,7 @@ TEST(Partition, ContractViolationsAreRejected) {
             }),
             "invalid partition: tensor 'w' boundaries are not strictly increasing at index 2");
   EXPECT_EQ(error_of([] {
-              Partition(
-                  "manual", {},
-                  {TensorBlocks::uniform({"w", {4}}, 1), TensorBlocks::uniform({"w", {4}}, 1)});
+              Partition("manual", {}, {TensorBlocks::uniform({"w", {4}}, 1), TensorBlocks::uniform({"w", {4}}, 1)});
             }),
             "invalid partition: tensor 'w' appears twice");
   EXPECT_EQ(error_of([] {
@@ -194,15 +190,13 @@ TEST(PartitionFile, RoundTrips) {
   w.block_ids = {1, 0};
   TensorBlocks v = TensorBlocks::uniform({"v", {4}}, 2);
   v.block_ids = {0, 1};
-  nlohmann::json settings = {{"flag", true},        {"off", false},
-                             {"ratio", 0.125},      {"count", 7},
-                             {"names", {"a", "b"}}, {"none", nlohmann::json::array()}};
+  nlohmann::json settings = {{"flag", true}, {"off", false},        {"ratio", 0.125},
+                             {"count", 7},   {"names", {"a", "b"}}, {"none", nlohmann::json::array()}};
   std::vector<float> gradient(16 * 24, 1.0f);
-  std::vector<Partition> partitions = {
-      Partition("manual", settings, {w, v}),
-      adam_mini(gpt_fused_gated_bias_model(), {AdamMiniNames{}, HeadConfig{4, 2, 16}}),
-      whole_model(small_model()), per_element(small_model()),
-      gefen({{"g", {16, 24}}}, {{gradient.data(), 16 * 24}}, {GefenRule::v1_1_1})};
+  std::vector<Partition> partitions = {Partition("manual", settings, {w, v}),
+                                       adam_mini(gpt_fused_gated_bias_model(), {AdamMiniNames{}, HeadConfig{4, 2, 16}}),
+                                       whole_model(small_model()), per_element(small_model()),
+                                       gefen({{"g", {16, 24}}}, {{gradient.data(), 16 * 24}}, {GefenRule::v1_1_1})};
   for (const Partition& p : partitions) {
     auto path = temp_dir() / (p.strategy() + ".h5");
     p.save(path);
@@ -216,26 +210,23 @@ TEST(PartitionFile, RoundTrips) {
 TEST(PartitionFile, LoadErrors) {
   auto dir = temp_dir();
   auto missing = dir / "missing.h5";
-  EXPECT_EQ(error_of([&] { Partition::load(missing); }),
-            "file not found: " + missing.string() + " (check the path)");
+  EXPECT_EQ(error_of([&] { Partition::load(missing); }), "file not found: " + missing.string() + " (check the path)");
 
   auto garbage = dir / "garbage.h5";
   std::ofstream(garbage) << "not an hdf5 file at all";
   EXPECT_EQ(error_of([&] { Partition::load(garbage); }),
-            garbage.string() +
-                " is not an HDF5 file (corrupt or another format; blockscope reads .h5 files)");
+            garbage.string() + " is not an HDF5 file (corrupt or another format; blockscope reads .h5 files)");
 
   auto spectrum = dir / "spectrum.h5";
   {
     io::AtomicH5Writer writer(spectrum, "blockscope.spectrum/1");
     writer.commit();
   }
-  EXPECT_EQ(
-      error_of([&] { Partition::load(spectrum); }),
-      spectrum.string() +
-          " is not a partition file this blockscope reads: its schema is "
-          "'blockscope.spectrum/1', expected 'blockscope.partition/1' (make one with blockscope "
-          "partition)");
+  EXPECT_EQ(error_of([&] { Partition::load(spectrum); }),
+            spectrum.string() +
+                " is not a partition file this blockscope reads: its schema is "
+                "'blockscope.spectrum/1', expected 'blockscope.partition/1' (make one with blockscope "
+                "partition)");
 
   // A saved file edited afterwards: tensor 0's period no longer divides it.
   auto edited = dir / "edited.h5";
@@ -245,12 +236,11 @@ TEST(PartitionFile, LoadErrors) {
     H5::Group group = file.openGroup("/tensors/0");
     io::set_attribute(group, "period", std::int64_t{4});
   }
-  EXPECT_EQ(
-      error_of([&] { Partition::load(edited); }),
-      "partition file " + edited.string() +
-          " is inconsistent: invalid partition: tensor "
-          "'a.weight' has 6 elements, not a multiple of its period 4 (the file is damaged; re-run "
-          "blockscope partition)");
+  EXPECT_EQ(error_of([&] { Partition::load(edited); }),
+            "partition file " + edited.string() +
+                " is inconsistent: invalid partition: tensor "
+                "'a.weight' has 6 elements, not a multiple of its period 4 (the file is damaged; re-run "
+                "blockscope partition)");
 
   // A tensor group removed.
   per_tensor(small_model()).save(edited);
@@ -258,10 +248,9 @@ TEST(PartitionFile, LoadErrors) {
     H5::H5File file(edited.string(), H5F_ACC_RDWR);
     file.unlink("/tensors/2");
   }
-  EXPECT_EQ(error_of([&] { Partition::load(edited); }),
-            "partition file " + edited.string() +
-                " is inconsistent: group /tensors/2 is missing "
-                "(the file is damaged; re-run blockscope partition)");
+  EXPECT_EQ(error_of([&] { Partition::load(edited); }), "partition file " + edited.string() +
+                                                            " is inconsistent: group /tensors/2 is missing "
+                                                            "(the file is damaged; re-run blockscope partition)");
 
   // The recorded block count disagrees with the ranges.
   per_tensor(small_model()).save(edited);
@@ -278,8 +267,8 @@ TEST(PartitionFile, LoadErrors) {
 
 TEST(StrategyRegistry, NamesUnknownNameAndExtension) {
   StrategyRegistry registry;
-  EXPECT_EQ(registry.names(), (std::vector<std::string>{"per-element", "per-tensor", "whole-model",
-                                                        "adam-mini", "gefen"}));
+  EXPECT_EQ(registry.names(),
+            (std::vector<std::string>{"per-element", "per-tensor", "whole-model", "adam-mini", "gefen"}));
   StrategyInputs inputs;
   inputs.model = gpt_model();
   inputs.adam_mini.heads = {4, 2, 16};
@@ -303,8 +292,7 @@ TEST(StrategyRegistry, NamesUnknownNameAndExtension) {
   });
   EXPECT_EQ(registry.help("fixed-period"), "blocks of a fixed period");
   EXPECT_EQ(registry.make("fixed-period", inputs).num_blocks(), 127616 / 64);
-  EXPECT_EQ(error_of([&] { registry.add("gefen", "", {}); }),
-            "partition strategy 'gefen' is already registered");
+  EXPECT_EQ(error_of([&] { registry.add("gefen", "", {}); }), "partition strategy 'gefen' is already registered");
 }
 
 }  // namespace
