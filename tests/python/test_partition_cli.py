@@ -106,6 +106,20 @@ def test_hessian_settings_recorded(blockscope, tmp_path):
         assert f.attrs["num_blocks"] >= len(f["tensors"])  # never fewer than one block per tensor
 
 
+def test_train_uses_the_hessian_strategy(blockscope, tmp_path):
+    """`train --partition hessian` builds the Hessian-driven partition in the run (the strategy is registered in
+    the core, not in the partition command) and trains on it."""
+    run = tmp_path / "run.h5"
+    blockscope("train", "--model", "mlp", "--partition", "hessian", "--optimizer", "adam-mini", "--steps", "2",
+               "--batch-size", "16", "--out", run)
+    # The same statistic settings (curvature, 16 probes, 8 batches of 16, seed 0) through `partition`:
+    blockscope("partition", "-s", "hessian", "--model", "mlp", "--batch-size", "16", "--out", tmp_path / "h.h5")
+    with h5py.File(run, "r") as f, h5py.File(tmp_path / "h.h5", "r") as p:
+        assert f.attrs["partition_strategy"] == "hessian"
+        assert f.attrs["v_blocks"] == p.attrs["num_blocks"]
+        assert np.all(np.isfinite(f["loss"][()]))
+
+
 def make_partition(blockscope, tmp_path, strategy, model="mlp", name=None):
     out = tmp_path / f"{name or strategy}.h5"
     blockscope("partition", "-s", strategy, *ZOO[model], *FAST, "--out", out)
