@@ -25,6 +25,11 @@ void require_cuda() {
     throw std::runtime_error("no CUDA device is visible (" + status.runtime +
                              "); run on a GPU machine or choose the CPU device");
   }
+  if (!status.kernels_run) {
+    throw std::runtime_error("the CUDA kernels do not run on this GPU (" + status.architecture +
+                             ": the self-test kernel failed, " + status.runtime +
+                             "); rebuild with its architecture in CMAKE_CUDA_ARCHITECTURES, or use the CPU device");
+  }
 }
 
 }  // namespace blockscope::optimizers

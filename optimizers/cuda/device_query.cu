@@ -19,9 +19,11 @@ bool kernel_self_test() {
   int* device = nullptr;
   if (cudaMalloc(&device, n * sizeof(int)) != cudaSuccess) return false;
   iota_kernel<<<(n + 255) / 256, 256>>>(device, n);
-  int host[n];
-  bool ok = cudaMemcpy(host, device, sizeof(host), cudaMemcpyDeviceToHost) == cudaSuccess;
+  bool ok = cudaGetLastError() == cudaSuccess;  // "no kernel image for this device" shows here
+  int host[n] = {};
+  ok = cudaMemcpy(host, device, sizeof(host), cudaMemcpyDeviceToHost) == cudaSuccess && ok;
   cudaFree(device);
+  cudaGetLastError();  // a failed launch must not stay pending for the next caller
   for (int i = 0; ok && i < n; ++i) ok = host[i] == i;
   return ok;
 }
@@ -40,8 +42,13 @@ CudaStatus query_devices() {
     status.runtime += std::string(", ") + cudaGetErrorString(err);
     return status;
   }
-  if (status.device_count > 0 && !kernel_self_test()) {
-    status.runtime += ", kernel self-test FAILED (wrong CMAKE_CUDA_ARCHITECTURES?)";
+  if (status.device_count > 0) {
+    cudaDeviceProp properties{};
+    if (cudaGetDeviceProperties(&properties, 0) == cudaSuccess) {
+      status.architecture = "sm_" + std::to_string(properties.major) + std::to_string(properties.minor);
+    }
+    status.kernels_run = kernel_self_test();
+    if (!status.kernels_run) status.runtime += ", kernel self-test FAILED";
   }
   return status;
 }

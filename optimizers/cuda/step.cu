@@ -6,6 +6,8 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdlib>
+
 #include <algorithm>
 #include <cub/device/device_radix_sort.cuh>
 #include <limits>
@@ -104,29 +106,47 @@ __device__ float warp_max(float x) {
 // ---------------------------------------------------------------------------
 // Shared v (cpu/step.cpp update_shared_v, square_sum).
 
-// Σ g² in float64 over one 4096-element piece of one range (math::square_sum_piece).
+// Σ g² in float64 over one 4096-element piece of one range, in exactly
+// math::square_sum_piece's order: kSquareSumLanes neighbouring threads per
+// piece, thread l adding elements b + l, b + l + 8, ... in turn (the CPU's
+// lane l), so a group of threads reads neighbouring elements (coalesced),
+// then the lanes combined pairwise, ((0+1)+(2+3))+((4+5)+(6+7)), by shuffles
+// (a + b = b + a in IEEE arithmetic, so every thread of a pair agrees).
 __global__ void square_sum_kernel(const DeviceTensor* tensors, int count, std::int64_t pieces, double* partial) {
-  const std::int64_t p = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (p >= pieces) return;
-  const DeviceTensor& t = tensors[find_tensor(tensors, count, p, &DeviceTensor::piece_begin)];
-  const std::int64_t local = p - t.piece_begin;
-  std::int64_t k;
-  if (t.piece_offsets == nullptr) {
-    k = local / t.pieces_per_range();
-  } else {
-    std::int64_t lo = 0, hi = t.ranges.count - 1;
-    while (lo < hi) {
-      const std::int64_t mid = (lo + hi + 1) / 2;
-      if (t.piece_offsets[mid] <= local)
-        lo = mid;
-      else
-        hi = mid - 1;
+  static_assert(kLinearThreads % 32 == 0 && 32 % math::kSquareSumLanes == 0 && math::kSquareSumLanes == 8,
+                "lane groups must sit inside one warp; the combine below is written for 8 lanes");
+  const std::int64_t thread = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const std::int64_t p = thread / math::kSquareSumLanes;
+  const int lane = static_cast<int>(thread % math::kSquareSumLanes);
+  double sum = 0.0;
+  if (p < pieces) {  // no early return: every thread of the warp takes part in the shuffles
+    const DeviceTensor& t = tensors[find_tensor(tensors, count, p, &DeviceTensor::piece_begin)];
+    const std::int64_t local = p - t.piece_begin;
+    std::int64_t k;
+    if (t.piece_offsets == nullptr) {
+      k = local / t.pieces_per_range();
+    } else {
+      std::int64_t lo = 0, hi = t.ranges.count - 1;
+      while (lo < hi) {
+        const std::int64_t mid = (lo + hi + 1) / 2;
+        if (t.piece_offsets[mid] <= local)
+          lo = mid;
+        else
+          hi = mid - 1;
+      }
+      k = lo;
     }
-    k = lo;
+    const std::int64_t b = t.ranges.begin(k) + (local - t.range_piece_begin(k)) * kSumChunk;
+    const std::int64_t e = min(t.ranges.end(k), b + kSumChunk);
+    for (std::int64_t i = b + lane; i < e; i += math::kSquareSumLanes) {
+      const double x = t.step.grad[i];
+      sum += x * x;  // the product is exact in float64: contraction into an fma cannot change it
+    }
   }
-  const std::int64_t b = t.ranges.begin(k) + (local - t.range_piece_begin(k)) * kSumChunk;
-  const std::int64_t e = min(t.ranges.end(k), b + kSumChunk);
-  partial[p] = math::square_sum_piece(t.step.grad, b, e);  // products exact in float64: contraction cannot change them
+  sum += __shfl_xor_sync(kFullMask, sum, 1);
+  sum += __shfl_xor_sync(kFullMask, sum, 2);
+  sum += __shfl_xor_sync(kFullMask, sum, 4);
+  if (p < pieces && lane == 0) partial[p] = sum;
 }
 
 // Per range (global index r): ordered sum of its pieces, its block as the sort key.
@@ -219,7 +239,10 @@ __global__ void __launch_bounds__(kThreads)
     }
     const std::int64_t next_group = __shfl_down_sync(kFullMask, group, 1);
     if (in && (lane == 31 || next_group != group)) {
-      atomicMax(&absmax_bits[t.group_begin + group], __float_as_uint(value));  // value >= 0: bits order as floats
+      // value >= 0: its bits order as floats. NaN ranks as the CPU's std::max
+      // ranks it — below everything (fmaxf above drops it too) — rather than
+      // above +inf, as its bits would.
+      atomicMax(&absmax_bits[t.group_begin + group], __float_as_uint(isnan(value) ? 0.0f : value));
     }
   }
 }
@@ -537,7 +560,17 @@ int key_bits(std::int64_t blocks) {
   return bits;
 }
 
-void launched(const char* what) { check(cudaGetLastError(), what); }
+// After each launch: the launch error (no host sync); with
+// BLOCKSCOPE_CUDA_SYNC_CHECK=1 in the environment also a synchronisation and
+// the kernel's own error, so a fault names the kernel that caused it.
+void launched(const char* what) {
+  check(cudaGetLastError(), what);
+  static const bool sync_check = [] {
+    const char* value = std::getenv("BLOCKSCOPE_CUDA_SYNC_CHECK");
+    return value != nullptr && std::string(value) != "0" && std::string(value) != "";
+  }();
+  if (sync_check) check(cudaStreamSynchronize(kStream), what);
+}
 
 }  // namespace
 
@@ -592,8 +625,8 @@ void step_cuda(const StateLayout& layout, const std::vector<TensorStep>& tensors
     if (ranges > 0) {
       auto* partial = arena.at<double>(partial_at);
       if (table.pieces > 0) {
-        square_sum_kernel<<<grid_for(table.pieces, kLinearThreads), kLinearThreads, 0, kStream>>>(
-            d, count, table.pieces, partial);
+        square_sum_kernel<<<grid_for(table.pieces * math::kSquareSumLanes, kLinearThreads), kLinearThreads, 0,
+                            kStream>>>(d, count, table.pieces, partial);
         launched("square_sum_kernel");
       }
       range_sum_kernel<<<grid_for(ranges, kLinearThreads), kLinearThreads, 0, kStream>>>(
