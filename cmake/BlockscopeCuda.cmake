@@ -7,11 +7,16 @@ if(NOT BLOCKSCOPE_CUDA STREQUAL "OFF")
   endif()
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
+    # Ampere and Hopper (H100/H200). blockscope's CUDA targets get these per
+    # target (blockscope_cuda_target): LibTorch's CMake, run above by
+    # find_package(Torch), sets CMAKE_CUDA_ARCHITECTURES and appends its own
+    # -gencode flags to CMAKE_CUDA_FLAGS for the archs torch was built for.
+    set(BLOCKSCOPE_CUDA_ARCHITECTURES "80;90" CACHE STRING "CUDA architectures of blockscope's kernels (e.g. 90, or 80;90)")
     if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
-      # Ampere and Hopper (H100/H200); override with -DCMAKE_CUDA_ARCHITECTURES.
-      set(CMAKE_CUDA_ARCHITECTURES 80 90)
+      set(CMAKE_CUDA_ARCHITECTURES ${BLOCKSCOPE_CUDA_ARCHITECTURES})
     endif()
     enable_language(CUDA)
+    string(REGEX REPLACE "(-gencode|--generate-code)[ =][^ ]+" "" CMAKE_CUDA_FLAGS "${CMAKE_CUDA_FLAGS}")
     set(CMAKE_CUDA_STANDARD 17)
     set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     find_package(CUDAToolkit REQUIRED)
@@ -20,3 +25,9 @@ if(NOT BLOCKSCOPE_CUDA STREQUAL "OFF")
     message(FATAL_ERROR "BLOCKSCOPE_CUDA=ON but no nvcc was found: install the CUDA toolkit or pass -DCMAKE_CUDA_COMPILER=/path/to/nvcc (or use -DBLOCKSCOPE_CUDA=AUTO).")
   endif()
 endif()
+
+# Compiles `target`'s CUDA sources for BLOCKSCOPE_CUDA_ARCHITECTURES, whatever
+# LibTorch's CMake set globally.
+function(blockscope_cuda_target target)
+  set_property(TARGET ${target} PROPERTY CUDA_ARCHITECTURES ${BLOCKSCOPE_CUDA_ARCHITECTURES})
+endfunction()

@@ -1,6 +1,10 @@
 // The torch front end of the kernel family; contract in block_optimizer.h.
 #include "optimizers/block_optimizer.h"
 
+#ifdef BLOCKSCOPE_TORCH_CUDA
+#include <c10/cuda/CUDAStream.h>
+#endif
+
 #include <c10/core/GradMode.h>
 #include <fmt/format.h>
 
@@ -14,6 +18,18 @@ namespace blockscope::optimizers {
 namespace {
 
 KernelDevice kernel_device(const at::Tensor& t) { return t.is_cuda() ? KernelDevice::cuda : KernelDevice::cpu; }
+
+// The tensor's CUDA device and torch's current stream on it, where the
+// kernels must queue their work (a user's stream, or cuda:1, included).
+CudaPlacement placement(const at::Tensor& t) {
+  CudaPlacement p;
+  if (!t.is_cuda()) return p;
+  p.device = t.get_device();
+#ifdef BLOCKSCOPE_TORCH_CUDA
+  p.stream = c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(p.device)).stream();
+#endif
+  return p;
+}
 
 at::Tensor zeros(std::int64_t n, at::ScalarType dtype, const at::Device& device) {
   return at::zeros({n}, at::TensorOptions().dtype(dtype).device(device));
@@ -181,7 +197,7 @@ BlockOptimizer::BlockOptimizer(std::vector<NamedParamGroup> groups, partition::P
       at::NoGradGuard no_grad;
       const TensorState v = view(state_.tensors[i], layout_.spec);
       split_weights(kernel_device(named_[i].tensor), layout_.spec.w, named_[i].tensor.data_ptr<float>(),
-                    layout_.tensors[i].numel, v.rho8, v.rho16);
+                    layout_.tensors[i].numel, v.rho8, v.rho16, placement(named_[i].tensor));
     }
   }
   if (layout_.spec.v == SecondMoment::shared) state_.shared_v = zeros(layout_.num_blocks, at::kFloat, device);
@@ -234,9 +250,9 @@ BlockOptimizer::Plan BlockOptimizer::plan(bool commit) {
     checked_values.push_back(p.grads[i].data_ptr<float>());
     checked_sizes.push_back(layout_.tensors[i].numel);
   }
-  const std::vector<bool> finite =
-      checked.empty() ? std::vector<bool>{}
-                      : all_finite(kernel_device(named_.front().tensor), checked_values, checked_sizes);
+  const std::vector<bool> finite = checked.empty() ? std::vector<bool>{}
+                                                   : all_finite(kernel_device(named_.front().tensor), checked_values,
+                                                                checked_sizes, placement(named_.front().tensor));
   for (std::size_t k = 0; k < checked.size(); ++k) {
     if (finite[k]) continue;
     const std::size_t i = checked[k];
@@ -258,7 +274,8 @@ BlockOptimizer::Plan BlockOptimizer::plan(bool commit) {
       for (std::size_t i = 0; i < n; ++i) {
         if (p.steps[i].active) grads[i] = p.grads[i].data_ptr<float>();
       }
-      p.codebook = learn_codebook(kernel_device(named_.front().tensor), layout_, grads);
+      p.codebook =
+          learn_codebook(kernel_device(named_.front().tensor), layout_, grads, placement(named_.front().tensor));
     }
   }
   for (std::size_t i = 0; i < n; ++i) {
@@ -299,7 +316,7 @@ void BlockOptimizer::run(Plan& p) {
                                .to(named_.front().tensor.device());
     p.global.codebook = p.codebook_on_device.data_ptr<float>();
   }
-  run_step(kernel_device(named_.front().tensor), layout_, p.steps, p.global);
+  run_step(kernel_device(named_.front().tensor), layout_, p.steps, p.global, placement(named_.front().tensor));
 }
 
 at::Tensor BlockOptimizer::step(LossClosure closure) {

@@ -27,27 +27,27 @@ void require_kernels(KernelDevice device) {
 }
 
 void run_step(KernelDevice device, const StateLayout& layout, const std::vector<TensorStep>& tensors,
-              const GlobalState& global) {
+              const GlobalState& global, const CudaPlacement& placement) {
   if (device == KernelDevice::cpu) return step_cpu(layout, tensors, global);
   require_cuda_once();
 #ifdef BLOCKSCOPE_WITH_CUDA
-  step_cuda(layout, tensors, global);
+  step_cuda(layout, tensors, global, placement);
 #endif
 }
 
 std::vector<float> learn_codebook(KernelDevice device, const StateLayout& layout,
-                                  const std::vector<const float*>& grads) {
+                                  const std::vector<const float*>& grads, const CudaPlacement& placement) {
   if (device == KernelDevice::cpu) return learn_codebook_cpu(layout, grads);
   require_cuda_once();
 #ifdef BLOCKSCOPE_WITH_CUDA
-  return learn_codebook_cuda(layout, grads);
+  return learn_codebook_cuda(layout, grads, placement);
 #else
   throw std::logic_error("unreachable: require_cuda() throws in a build without CUDA");
 #endif
 }
 
 std::vector<bool> all_finite(KernelDevice device, const std::vector<const float*>& values,
-                             const std::vector<std::int64_t>& sizes) {
+                             const std::vector<std::int64_t>& sizes, const CudaPlacement& placement) {
   if (values.size() != sizes.size()) throw std::invalid_argument("all_finite: one size per array is needed");
   if (device == KernelDevice::cpu) {
     std::vector<bool> finite(values.size());
@@ -56,18 +56,18 @@ std::vector<bool> all_finite(KernelDevice device, const std::vector<const float*
   }
   require_cuda_once();
 #ifdef BLOCKSCOPE_WITH_CUDA
-  return all_finite_cuda(values, sizes);
+  return all_finite_cuda(values, sizes, placement);
 #else
   throw std::logic_error("unreachable: require_cuda() throws in a build without CUDA");
 #endif
 }
 
 void split_weights(KernelDevice device, WeightStorage w, float* params, std::int64_t n, std::int8_t* rho8,
-                   std::int16_t* rho16) {
+                   std::int16_t* rho16, const CudaPlacement& placement) {
   if (device == KernelDevice::cpu) return split_weights_cpu(w, params, n, rho8, rho16);
   require_cuda_once();
 #ifdef BLOCKSCOPE_WITH_CUDA
-  split_weights_cuda(w, params, n, rho8, rho16);
+  split_weights_cuda(w, params, n, rho8, rho16, placement);
 #endif
 }
 

@@ -29,7 +29,8 @@ constexpr int kThreads = 512;             // threads per chunk
 constexpr std::int64_t kSumChunk = 4096;  // must equal kSumChunk of cpu/step.cpp (Σ g² order)
 constexpr int kLinearThreads = 256;       // one thread per piece / range / block / group
 constexpr unsigned kFullMask = 0xFFFFFFFFu;
-constexpr cudaStream_t kStream = 0;  // the legacy default stream
+// The stream of the call in progress on this thread (PlacementScope sets it).
+thread_local cudaStream_t launch_stream = nullptr;
 static_assert(kChunk % kSumChunk == 0 && kChunk % math::kStateGroupSize == 0 && kThreads % 32 == 0,
               "chunks hold whole 32-element tiles");
 
@@ -430,13 +431,13 @@ class Arena {
     size_ = offset + static_cast<std::size_t>(count) * sizeof(T);
     return offset;
   }
-  void allocate() { check(cudaMallocAsync(&base_, std::max<std::size_t>(size_, 1), kStream), "cudaMallocAsync"); }
+  void allocate() { check(cudaMallocAsync(&base_, std::max<std::size_t>(size_, 1), launch_stream), "cudaMallocAsync"); }
   template <class T>
   T* at(std::size_t offset) const {
     return reinterpret_cast<T*>(static_cast<char*>(base_) + offset);
   }
   ~Arena() {
-    if (base_ != nullptr) cudaFreeAsync(base_, kStream);
+    if (base_ != nullptr) cudaFreeAsync(base_, launch_stream);
   }
 
  private:
@@ -516,12 +517,12 @@ class Table {
     DeviceTensor* table = arena.at<DeviceTensor>(table_at_);
     if (!entries.empty()) {
       check(cudaMemcpyAsync(table, entries.data(), entries.size() * sizeof(DeviceTensor), cudaMemcpyHostToDevice,
-                            kStream),
+                            launch_stream),
             "table upload");
     }
     if (!extras_.empty()) {
       check(cudaMemcpyAsync(arena.at<std::int64_t>(extras_at_), extras_.data(), extras_.size() * sizeof(std::int64_t),
-                            cudaMemcpyHostToDevice, kStream),
+                            cudaMemcpyHostToDevice, launch_stream),
             "table upload");
     }
     return table;
@@ -569,12 +570,36 @@ void launched(const char* what) {
     const char* value = std::getenv("BLOCKSCOPE_CUDA_SYNC_CHECK");
     return value != nullptr && std::string(value) != "0" && std::string(value) != "";
   }();
-  if (sync_check) check(cudaStreamSynchronize(kStream), what);
+  if (sync_check) check(cudaStreamSynchronize(launch_stream), what);
 }
+
+// For one call: makes placement.device current and launches on
+// placement.stream; restores the caller's device afterwards.
+class PlacementScope {
+ public:
+  explicit PlacementScope(const CudaPlacement& placement) {
+    check(cudaGetDevice(&caller_device_), "cudaGetDevice");
+    if (placement.device != caller_device_) check(cudaSetDevice(placement.device), "cudaSetDevice");
+    launch_stream = static_cast<cudaStream_t>(placement.stream);
+    switched_ = placement.device != caller_device_;
+  }
+  ~PlacementScope() {
+    launch_stream = nullptr;
+    if (switched_) cudaSetDevice(caller_device_);
+  }
+  PlacementScope(const PlacementScope&) = delete;
+  PlacementScope& operator=(const PlacementScope&) = delete;
+
+ private:
+  int caller_device_ = 0;
+  bool switched_ = false;
+};
 
 }  // namespace
 
-void step_cuda(const StateLayout& layout, const std::vector<TensorStep>& tensors, const GlobalState& global) {
+void step_cuda(const StateLayout& layout, const std::vector<TensorStep>& tensors, const GlobalState& global,
+               const CudaPlacement& placement) {
+  const PlacementScope scope(placement);
   if (tensors.size() != layout.tensors.size()) {
     throw std::invalid_argument("step_cuda: one TensorStep per layout tensor is needed");
   }
@@ -604,10 +629,10 @@ void step_cuda(const StateLayout& layout, const std::vector<TensorStep>& tensors
     seg_begin_at = arena.reserve<std::int64_t>(blocks);
     seg_end_at = arena.reserve<std::int64_t>(blocks);
     if (ranges > 0) {
-      check(cub::DeviceRadixSort::SortPairs(nullptr, sort_temp_bytes, static_cast<const unsigned long long*>(nullptr),
-                                            static_cast<unsigned long long*>(nullptr),
-                                            static_cast<const std::int64_t*>(nullptr),
-                                            static_cast<std::int64_t*>(nullptr), ranges, 0, key_bits(blocks), kStream),
+      check(cub::DeviceRadixSort::SortPairs(
+                nullptr, sort_temp_bytes, static_cast<const unsigned long long*>(nullptr),
+                static_cast<unsigned long long*>(nullptr), static_cast<const std::int64_t*>(nullptr),
+                static_cast<std::int64_t*>(nullptr), ranges, 0, key_bits(blocks), launch_stream),
             "radix sort size");
     }
     sort_temp_at = arena.reserve<unsigned char>(static_cast<std::int64_t>(sort_temp_bytes));
@@ -620,16 +645,16 @@ void step_cuda(const StateLayout& layout, const std::vector<TensorStep>& tensors
   if (shared && blocks > 0) {
     auto* seg_begin = arena.at<std::int64_t>(seg_begin_at);
     auto* seg_end = arena.at<std::int64_t>(seg_end_at);
-    check(cudaMemsetAsync(seg_begin, 0, blocks * sizeof(std::int64_t), kStream), "memset");
-    check(cudaMemsetAsync(seg_end, 0, blocks * sizeof(std::int64_t), kStream), "memset");
+    check(cudaMemsetAsync(seg_begin, 0, blocks * sizeof(std::int64_t), launch_stream), "memset");
+    check(cudaMemsetAsync(seg_end, 0, blocks * sizeof(std::int64_t), launch_stream), "memset");
     if (ranges > 0) {
       auto* partial = arena.at<double>(partial_at);
       if (table.pieces > 0) {
         square_sum_kernel<<<grid_for(table.pieces * math::kSquareSumLanes, kLinearThreads), kLinearThreads, 0,
-                            kStream>>>(d, count, table.pieces, partial);
+                            launch_stream>>>(d, count, table.pieces, partial);
         launched("square_sum_kernel");
       }
-      range_sum_kernel<<<grid_for(ranges, kLinearThreads), kLinearThreads, 0, kStream>>>(
+      range_sum_kernel<<<grid_for(ranges, kLinearThreads), kLinearThreads, 0, launch_stream>>>(
           d, count, ranges, partial, arena.at<double>(sum_at), arena.at<std::int64_t>(size_at),
           arena.at<int>(tensor_at), arena.at<unsigned long long>(keys_at), arena.at<std::int64_t>(order_at));
       launched("range_sum_kernel");
@@ -637,13 +662,13 @@ void step_cuda(const StateLayout& layout, const std::vector<TensorStep>& tensors
       check(cub::DeviceRadixSort::SortPairs(
                 arena.at<void>(sort_temp_at), sort_temp_bytes, arena.at<unsigned long long>(keys_at),
                 arena.at<unsigned long long>(keys_sorted_at), arena.at<std::int64_t>(order_at),
-                arena.at<std::int64_t>(order_sorted_at), ranges, 0, key_bits(blocks), kStream),
+                arena.at<std::int64_t>(order_sorted_at), ranges, 0, key_bits(blocks), launch_stream),
             "radix sort");
-      segment_kernel<<<grid_for(ranges, kLinearThreads), kLinearThreads, 0, kStream>>>(
+      segment_kernel<<<grid_for(ranges, kLinearThreads), kLinearThreads, 0, launch_stream>>>(
           ranges, arena.at<unsigned long long>(keys_sorted_at), seg_begin, seg_end);
       launched("segment_kernel");
     }
-    shared_v_kernel<<<grid_for(blocks, kLinearThreads), kLinearThreads, 0, kStream>>>(
+    shared_v_kernel<<<grid_for(blocks, kLinearThreads), kLinearThreads, 0, launch_stream>>>(
         d, blocks, seg_begin, seg_end, arena.at<std::int64_t>(order_sorted_at), arena.at<double>(sum_at),
         arena.at<std::int64_t>(size_at), arena.at<int>(tensor_at), global.v_in, global.v_out);
     launched("shared_v_kernel");
@@ -651,22 +676,24 @@ void step_cuda(const StateLayout& layout, const std::vector<TensorStep>& tensors
   if (table.chunks == 0) return;
   float* scales = codebook ? arena.at<float>(scales_at) : nullptr;
   if (codebook && table.group_total > 0) {
-    check(cudaMemsetAsync(scales, 0, table.group_total * sizeof(float), kStream), "memset");
-    group_absmax_kernel<AbsmaxOf::momentum><<<static_cast<unsigned>(table.chunks), kThreads, 0, kStream>>>(
+    check(cudaMemsetAsync(scales, 0, table.group_total * sizeof(float), launch_stream), "memset");
+    group_absmax_kernel<AbsmaxOf::momentum><<<static_cast<unsigned>(table.chunks), kThreads, 0, launch_stream>>>(
         d, count, global.codebook, reinterpret_cast<unsigned*>(scales));
     launched("group_absmax_kernel");
   }
-  pick(spec)<<<static_cast<unsigned>(table.chunks), kThreads, 0, kStream>>>(d, count, global.v_out, global.codebook,
-                                                                            scales);
+  pick(spec)<<<static_cast<unsigned>(table.chunks), kThreads, 0, launch_stream>>>(d, count, global.v_out,
+                                                                                  global.codebook, scales);
   launched("update_kernel");
   if (codebook && table.group_total > 0) {
-    store_scales_kernel<<<grid_for(table.group_total, kLinearThreads), kLinearThreads, 0, kStream>>>(
+    store_scales_kernel<<<grid_for(table.group_total, kLinearThreads), kLinearThreads, 0, launch_stream>>>(
         d, count, table.group_total, scales);
     launched("store_scales_kernel");
   }
 }
 
-std::vector<float> learn_codebook_cuda(const StateLayout& layout, const std::vector<const float*>& grads) {
+std::vector<float> learn_codebook_cuda(const StateLayout& layout, const std::vector<const float*>& grads,
+                                       const CudaPlacement& placement) {
+  const PlacementScope scope(placement);
   std::vector<TensorStep> steps(layout.tensors.size());
   std::vector<bool> include(layout.tensors.size());
   bool any = false;
@@ -686,22 +713,25 @@ std::vector<float> learn_codebook_cuda(const StateLayout& layout, const std::vec
   const DeviceTensor* d = table.upload(arena);
   auto* absmax = arena.at<float>(absmax_at);
   auto* counts = arena.at<unsigned long long>(counts_at);
-  check(cudaMemsetAsync(absmax, 0, table.group_total * sizeof(float), kStream), "memset");
-  check(cudaMemsetAsync(counts, 0, math::kHistogramBins * sizeof(unsigned long long), kStream), "memset");
+  check(cudaMemsetAsync(absmax, 0, table.group_total * sizeof(float), launch_stream), "memset");
+  check(cudaMemsetAsync(counts, 0, math::kHistogramBins * sizeof(unsigned long long), launch_stream), "memset");
   const unsigned grid = static_cast<unsigned>(table.chunks);
   group_absmax_kernel<AbsmaxOf::gradient>
-      <<<grid, kThreads, 0, kStream>>>(d, table.count(), nullptr, reinterpret_cast<unsigned*>(absmax));
+      <<<grid, kThreads, 0, launch_stream>>>(d, table.count(), nullptr, reinterpret_cast<unsigned*>(absmax));
   launched("group_absmax_kernel");
-  histogram_kernel<<<grid, kThreads, 0, kStream>>>(d, table.count(), absmax, counts);
+  histogram_kernel<<<grid, kThreads, 0, launch_stream>>>(d, table.count(), absmax, counts);
   launched("histogram_kernel");
   std::vector<unsigned long long> host(math::kHistogramBins);
-  check(cudaMemcpyAsync(host.data(), counts, host.size() * sizeof(unsigned long long), cudaMemcpyDeviceToHost, kStream),
+  check(cudaMemcpyAsync(host.data(), counts, host.size() * sizeof(unsigned long long), cudaMemcpyDeviceToHost,
+                        launch_stream),
         "histogram read-back");
-  check(cudaStreamSynchronize(kStream), "histogram read-back");
+  check(cudaStreamSynchronize(launch_stream), "histogram read-back");
   return math::learn_codebook(std::vector<std::int64_t>(host.begin(), host.end()));
 }
 
-std::vector<bool> all_finite_cuda(const std::vector<const float*>& values, const std::vector<std::int64_t>& sizes) {
+std::vector<bool> all_finite_cuda(const std::vector<const float*>& values, const std::vector<std::int64_t>& sizes,
+                                  const CudaPlacement& placement) {
+  const PlacementScope scope(placement);
   if (values.size() != sizes.size()) throw std::invalid_argument("all_finite_cuda: one size per array is needed");
   std::vector<TensorStep> steps(values.size());
   for (std::size_t i = 0; i < values.size(); ++i) steps[i].grad = values[i];
@@ -715,12 +745,12 @@ std::vector<bool> all_finite_cuda(const std::vector<const float*>& values, const
   arena.allocate();
   const DeviceTensor* d = table.upload(arena);
   auto* bad = arena.at<unsigned char>(bad_at);
-  check(cudaMemsetAsync(bad, 0, static_cast<std::size_t>(table.count()), kStream), "memset");
-  finite_kernel<<<static_cast<unsigned>(table.chunks), kThreads, 0, kStream>>>(d, table.count(), bad);
+  check(cudaMemsetAsync(bad, 0, static_cast<std::size_t>(table.count()), launch_stream), "memset");
+  finite_kernel<<<static_cast<unsigned>(table.chunks), kThreads, 0, launch_stream>>>(d, table.count(), bad);
   launched("finite_kernel");
   std::vector<unsigned char> host(static_cast<std::size_t>(table.count()));
-  check(cudaMemcpyAsync(host.data(), bad, host.size(), cudaMemcpyDeviceToHost, kStream), "finite read-back");
-  check(cudaStreamSynchronize(kStream), "finite read-back");
+  check(cudaMemcpyAsync(host.data(), bad, host.size(), cudaMemcpyDeviceToHost, launch_stream), "finite read-back");
+  check(cudaStreamSynchronize(launch_stream), "finite read-back");
   std::size_t k = 0;
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (sizes[i] > 0) finite[i] = host[k++] == 0;
@@ -728,11 +758,13 @@ std::vector<bool> all_finite_cuda(const std::vector<const float*>& values, const
   return finite;
 }
 
-void split_weights_cuda(WeightStorage w, float* params, std::int64_t n, std::int8_t* rho8, std::int16_t* rho16) {
+void split_weights_cuda(WeightStorage w, float* params, std::int64_t n, std::int8_t* rho8, std::int16_t* rho16,
+                        const CudaPlacement& placement) {
+  const PlacementScope scope(placement);
   if (w == WeightStorage::fp32 || n == 0) return;
   const std::int32_t levels = w == WeightStorage::bf16_int16 ? math::kRhoLevelsInt16 : math::kRhoLevelsInt8;
   const unsigned grid = static_cast<unsigned>(std::min<std::int64_t>((n + kThreads - 1) / kThreads, 65535));
-  split_kernel<<<grid, kThreads, 0, kStream>>>(levels, params, n, rho8, rho16);
+  split_kernel<<<grid, kThreads, 0, launch_stream>>>(levels, params, n, rho8, rho16);
   launched("split_kernel");
 }
 

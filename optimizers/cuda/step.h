@@ -13,34 +13,40 @@
 // pass over every active tensor, 65 536-element chunks of 512 threads, a
 // per-step device table of the tensors (TensorStep, block structure; explicit
 // boundaries and ids only where a tensor has them) uploaded with one
-// cudaMemcpyAsync; scratch from one cudaMallocAsync. Everything runs on the
-// legacy default stream (torch's current stream unless the caller changed it)
-// and the step has no host synchronisation. all_finite_cuda and
+// cudaMemcpyAsync; scratch from one cudaMallocAsync. Every call runs on
+// placement.device (switched to and back) and queues its work on
+// placement.stream — the caller passes torch's current stream — and the step
+// has no host synchronisation. all_finite_cuda and
 // learn_codebook_cuda read one small result back (their callers need it on
-// the host). Not here: other streams, non-fp32 gradients, CUDA graphs.
+// the host). Not here: non-fp32 gradients, CUDA graphs.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "optimizers/cpu/step.h"
+#include "optimizers/cuda/placement.h"
 
 namespace blockscope::optimizers {
 
 // step_cpu on device pointers (every pointer in tensors and global, the
 // codebook included, lives on the current CUDA device).
-void step_cuda(const StateLayout& layout, const std::vector<TensorStep>& tensors, const GlobalState& global);
+void step_cuda(const StateLayout& layout, const std::vector<TensorStep>& tensors, const GlobalState& global,
+               const CudaPlacement& placement);
 
 // learn_codebook_cpu with device gradients: the 4096-bin histogram is built
 // on the device (exact integer counts), read back once, and the k-means runs
 // on the host (math::learn_codebook).
-std::vector<float> learn_codebook_cuda(const StateLayout& layout, const std::vector<const float*>& grads);
+std::vector<float> learn_codebook_cuda(const StateLayout& layout, const std::vector<const float*>& grads,
+                                       const CudaPlacement& placement);
 
 // One flag per device array values[i] of sizes[i] elements: true when all are
 // finite. One launch, one read-back.
-std::vector<bool> all_finite_cuda(const std::vector<const float*>& values, const std::vector<std::int64_t>& sizes);
+std::vector<bool> all_finite_cuda(const std::vector<const float*>& values, const std::vector<std::int64_t>& sizes,
+                                  const CudaPlacement& placement);
 
 // split_weights_cpu on device pointers.
-void split_weights_cuda(WeightStorage w, float* params, std::int64_t n, std::int8_t* rho8, std::int16_t* rho16);
+void split_weights_cuda(WeightStorage w, float* params, std::int64_t n, std::int8_t* rho8, std::int16_t* rho16,
+                        const CudaPlacement& placement);
 
 }  // namespace blockscope::optimizers

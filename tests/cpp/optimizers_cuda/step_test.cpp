@@ -212,7 +212,10 @@ void fill_gradient(float* g, std::int64_t n, std::uint64_t seed) {
 // Runs `steps` steps of `spec_text` on the host and the device from the same
 // start and compares everything after each step. Tensor 3 ("c") is inactive
 // at step 2.
-void compare_steps(const std::string& spec_text, const partition::Partition& partition, int steps) {
+// placement: where the device side runs (a user's stream: synchronised before
+// each comparison).
+void compare_steps(const std::string& spec_text, const partition::Partition& partition, int steps,
+                   const CudaPlacement& placement = {}) {
   SCOPED_TRACE(spec_text);
   const OptimizerSpec spec = parse_optimizer_spec(spec_text);
   const StateLayout layout = StateLayout::make(spec, partition, model());
@@ -234,7 +237,8 @@ void compare_steps(const std::string& spec_text, const partition::Partition& par
   for (std::size_t i = 0; i < count; ++i) {
     const TensorState h = view(b[i], spec, false), d = view(b[i], spec, true);
     split_weights(KernelDevice::cpu, spec.w, b[i].param->h<float>(), layout.tensors[i].numel, h.rho8, h.rho16);
-    split_weights(KernelDevice::cuda, spec.w, b[i].param->d<float>(), layout.tensors[i].numel, d.rho8, d.rho16);
+    split_weights(KernelDevice::cuda, spec.w, b[i].param->d<float>(), layout.tensors[i].numel, d.rho8, d.rho16,
+                  placement);
   }
   check(cudaDeviceSynchronize());
   for (std::size_t i = 0; i < count; ++i) {
@@ -258,7 +262,7 @@ void compare_steps(const std::string& spec_text, const partition::Partition& par
         device_grads.push_back(t.grad->d<float>());
       }
       const std::vector<float> on_host = learn_codebook(KernelDevice::cpu, layout, host_grads);
-      const std::vector<float> on_device = learn_codebook(KernelDevice::cuda, layout, device_grads);
+      const std::vector<float> on_device = learn_codebook(KernelDevice::cuda, layout, device_grads, placement);
       ASSERT_EQ(on_host, on_device) << "codebook learned from the device histogram";
       std::memcpy(codebook.host.data(), on_host.data(), codebook.host.size());
       codebook.upload();
@@ -280,7 +284,7 @@ void compare_steps(const std::string& spec_text, const partition::Partition& par
     const GlobalState host_global{shared_v.h<float>(), shared_v.h<float>(), codebook.h<float>()};
     const GlobalState device_global{shared_v.d<float>(), shared_v.d<float>(), codebook.d<float>()};
     run_step(KernelDevice::cpu, layout, host_steps, host_global);
-    run_step(KernelDevice::cuda, layout, device_steps, device_global);
+    run_step(KernelDevice::cuda, layout, device_steps, device_global, placement);
     check(cudaDeviceSynchronize());
     const std::string at = " after step " + std::to_string(step + 1);
     if (spec.v == SecondMoment::shared) expect_bitwise(shared_v, 4, "shared v" + at);
@@ -316,6 +320,16 @@ TEST(CudaStep, WholeModelAndPerElementSharedVMatchTheCpuBitwise) {
   SKIP_WITHOUT_GPU();
   compare_steps("adam-mini", partition::whole_model(model()), 3);  // one block spanning every tensor
   compare_steps("gefen", partition::per_element(model()), 3);
+}
+
+TEST(CudaStep, AUserStreamMatchesTheCpuBitwise) {
+  SKIP_WITHOUT_GPU();
+  cudaStream_t stream = nullptr;
+  check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));  // not ordered with the default stream
+  for (const char* preset : {"adamw", "adam-mini", "gefen", "flash-adamw"}) {
+    compare_steps(preset, mixed_partition(), 3, CudaPlacement{0, stream});
+  }
+  check(cudaStreamDestroy(stream));
 }
 
 TEST(CudaStep, AllFiniteMatchesTheCpu) {
