@@ -44,10 +44,10 @@ void print_diagnostics(const DiagnosedPartition& d, const partition::Diagnostics
   fmt::print("{}   (q: quantiles of ln(v/v̄) over v > 0)\n", header);
   for (const auto& t : p.tensors) fmt::print("{}\n", aggregate_line(t, width));
   fmt::print("{}\n", aggregate_line(p.total, width));
-  fmt::print(
-      "state bytes/param: adamw {:.4f} | shared v + fp32 m {:.4f} | shared v + 8-bit codebook m {:.4f} | "
-      "flash-adamw {:.4f}\n",
-      p.bytes.adamw, p.bytes.shared_v_fp32_m, p.bytes.shared_v_codebook_m, p.bytes.flash_adamw);
+  std::string bytes;
+  for (const auto& b : d.state_bytes)
+    bytes += fmt::format("{}{} {:.4f}", bytes.empty() ? "" : " | ", b.preset, b.bytes_per_parameter);
+  fmt::print("optimizer-state bytes/param with this partition: {}\n", bytes);
   if (d.pairs) {
     std::string shares;
     for (std::size_t c = 0; c < d.pairs->thresholds.size(); ++c) {
@@ -61,13 +61,19 @@ void print_diagnostics(const DiagnosedPartition& d, const partition::Diagnostics
 void print_comparison(const std::vector<DiagnosedPartition>& all) {
   std::size_t width = 9;
   for (const auto& d : all) width = std::max(width, d.file.size());
-  fmt::print("\n{:<{}} {:<12} {:>8} {:>12} {:>7} {:>9} {:>14} {:>14}\n", "partition", width, "strategy", "blocks",
-             "mean|v/v̄-1|", "cv med", "max/min", "B/param fp32m", "B/param 8bit");
+  std::string header = fmt::format("{:<{}} {:<12} {:>8} {:>12} {:>7} {:>9}", "partition", width, "strategy", "blocks",
+                                   "mean|v/v̄-1|", "cv med", "max/min");
+  if (!all.empty()) {
+    for (const auto& b : all.front().state_bytes) header += fmt::format(" {:>12}", "B/p " + b.preset);
+  }
+  fmt::print("\n{}\n", header);
   for (const auto& d : all) {
     const auto& p = d.diagnostics;
-    fmt::print("{:<{}} {:<12} {:>8} {:>12.4f} {:>7.3f} {:>9} {:>14.4f} {:>14.4f}\n", d.file, width, p.strategy,
-               p.num_blocks, p.total.mean_abs_dev, p.total.median_cv, ratio_text(p.total.max_min_ratio),
-               p.bytes.shared_v_fp32_m, p.bytes.shared_v_codebook_m);
+    std::string line =
+        fmt::format("{:<{}} {:<12} {:>8} {:>12.4f} {:>7.3f} {:>9}", d.file, width, p.strategy, p.num_blocks,
+                    p.total.mean_abs_dev, p.total.median_cv, ratio_text(p.total.max_min_ratio));
+    for (const auto& b : d.state_bytes) line += fmt::format(" {:>12.4f}", b.bytes_per_parameter);
+    fmt::print("{}\n", line);
   }
 }
 
@@ -118,10 +124,11 @@ void write_diagnostics_file(const std::filesystem::path& path, const std::vector
     io::set_attribute(group, "strategy", p.strategy);
     io::set_attribute(group, "num_blocks", p.num_blocks);
     io::set_attribute(group, "num_parameters", p.num_parameters);
-    io::set_attribute(group, "bytes_adamw", p.bytes.adamw);
-    io::set_attribute(group, "bytes_shared_v_fp32_m", p.bytes.shared_v_fp32_m);
-    io::set_attribute(group, "bytes_shared_v_codebook_m", p.bytes.shared_v_codebook_m);
-    io::set_attribute(group, "bytes_flash_adamw", p.bytes.flash_adamw);
+    for (const auto& b : d.state_bytes) {
+      std::string name = "bytes_" + b.preset;
+      std::replace(name.begin(), name.end(), '-', '_');
+      io::set_attribute(group, name, b.bytes_per_parameter);
+    }
     io::set_attribute(group, "mean_abs_dev", p.total.mean_abs_dev);
     io::set_attribute(group, "median_cv", p.total.median_cv);
     io::set_attribute(group, "max_cv", p.total.max_cv);

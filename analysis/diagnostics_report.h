@@ -5,10 +5,10 @@
 //     minibatches, batch_size, seed, dense, ...)
 //   /quantile_levels [Q], /histogram_edges [H + 1]
 //   /partitions/<i>, i = 0.. in command-line order; attributes file, strategy,
-//     num_blocks (= v scalars), num_parameters, bytes_adamw,
-//     bytes_shared_v_fp32_m, bytes_shared_v_codebook_m, bytes_flash_adamw,
-//     mean_abs_dev, median_cv, max_cv, max_min_ratio, zeros (whole partition)
-//     blocks/  size, zeros [B] int64; mean_v, cv, max_min_ratio,
+//     num_blocks (= v scalars), num_parameters, bytes_<preset> for every
+//     optimizer preset ('-' as '_': bytes_adamw, bytes_adam_mini, bytes_gefen,
+//     bytes_flash_adamw; optimizer-state bytes per parameter), mean_abs_dev, median_cv, max_cv, max_min_ratio, zeros
+//     (whole partition) blocks/  size, zeros [B] int64; mean_v, cv, max_min_ratio,
 //              mean_abs_dev [B]; log_quantiles [B, Q]   (B = num_blocks, by global id)
 //     tensors/ names [T]; elements, blocks, zeros [T] int64; mean_abs_dev,
 //              median_cv, max_cv, max_min_ratio [T]; log_quantiles [T, Q]
@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "hessian/spectrum_file.h"
+#include "optimizers/state_layout.h"
 #include "partition/diagnostics.h"
 
 namespace blockscope::analysis {
@@ -42,6 +43,7 @@ struct DiagnosedPartition {
   std::string file;
   partition::PartitionDiagnostics diagnostics;
   std::optional<PartitionPairCheck> pairs;
+  std::vector<optimizers::PresetStateBytes> state_bytes;  // optimizers::preset_state_bytes of the partition
 };
 
 // One line per tensor and a whole-partition line, the state bytes, the pair check.

@@ -13,6 +13,7 @@
 
 #include "optimizers/kernels.h"
 #include "optimizers/math/codebook.h"
+#include "optimizers/state_components.h"
 
 namespace blockscope::optimizers {
 namespace {
@@ -35,81 +36,43 @@ at::Tensor zeros(std::int64_t n, at::ScalarType dtype, const at::Device& device)
   return at::zeros({n}, at::TensorOptions().dtype(dtype).device(device));
 }
 
+at::ScalarType torch_dtype(StateDtype dtype) {
+  switch (dtype) {
+    case StateDtype::fp32:
+      return at::kFloat;
+    case StateDtype::uint8:
+      return at::kByte;
+    case StateDtype::int8:
+      return at::kChar;
+    case StateDtype::bits16:
+    case StateDtype::int16:
+      return at::kShort;
+  }
+  throw std::logic_error("unknown state dtype");
+}
+
 // Zero state for one tensor (zero codes and scales dequantise to zero).
 TensorStateTensors allocate(const TensorLayout& t, const OptimizerSpec& spec, const at::Device& device) {
   TensorStateTensors s;
-  const std::int64_t n = t.numel, groups = t.groups32();
-  switch (spec.m) {
-    case FirstMoment::fp32:
-      s.m = zeros(n, at::kFloat, device);
-      break;
-    case FirstMoment::bf16:
-      s.m = zeros(n, at::kShort, device);
-      break;
-    case FirstMoment::codebook:
-      s.m = zeros(n, at::kByte, device);
-      s.m_scale = zeros(t.scale_groups.count(), at::kFloat, device);
-      break;
-    case FirstMoment::companded:
-      s.m = zeros(n, at::kChar, device);
-      s.m_scale = zeros(groups, at::kShort, device);
-      break;
-  }
-  switch (spec.v) {
-    case SecondMoment::element:
-      s.v = zeros(n, at::kFloat, device);
-      break;
-    case SecondMoment::shared:
-      break;
-    case SecondMoment::companded:
-      s.v = zeros(n, at::kByte, device);
-      s.v_scale = zeros(groups, at::kShort, device);
-      break;
-  }
-  if (spec.w == WeightStorage::bf16_int8) s.rho = zeros(n, at::kChar, device);
-  if (spec.w == WeightStorage::bf16_int16) s.rho = zeros(n, at::kShort, device);
+  for (const StateComponent& c : tensor_components(spec, t))
+    s.slot(c.slot) = zeros(c.elements, torch_dtype(c.dtype), device);
   return s;
 }
 
-std::uint16_t* bits16(const at::Tensor& t) { return reinterpret_cast<std::uint16_t*>(t.data_ptr<std::int16_t>()); }
-
-TensorState view(const TensorStateTensors& s, const OptimizerSpec& spec) {
+TensorState view(const TensorStateTensors& s, const TensorLayout& t, const OptimizerSpec& spec) {
   TensorState v;
-  switch (spec.m) {
-    case FirstMoment::fp32:
-      v.m_fp32 = s.m.data_ptr<float>();
-      break;
-    case FirstMoment::bf16:
-      v.m_bf16 = bits16(s.m);
-      break;
-    case FirstMoment::codebook:
-      v.m_code = s.m.data_ptr<std::uint8_t>();
-      v.m_scale = s.m_scale.data_ptr<float>();
-      break;
-    case FirstMoment::companded:
-      v.m_q8 = s.m.data_ptr<std::int8_t>();
-      v.m_scale16 = bits16(s.m_scale);
-      break;
-  }
-  switch (spec.v) {
-    case SecondMoment::element:
-      v.v_fp32 = s.v.data_ptr<float>();
-      break;
-    case SecondMoment::shared:
-      break;
-    case SecondMoment::companded:
-      v.v_q8 = s.v.data_ptr<std::uint8_t>();
-      v.v_scale16 = bits16(s.v_scale);
-      break;
-  }
-  if (spec.w == WeightStorage::bf16_int8) v.rho8 = s.rho.data_ptr<std::int8_t>();
-  if (spec.w == WeightStorage::bf16_int16) v.rho16 = s.rho.data_ptr<std::int16_t>();
+  for (const StateComponent& c : tensor_components(spec, t)) c.bind(v, s.slot(c.slot).data_ptr());
   return v;
 }
 
 TensorStateTensors clone(const TensorStateTensors& s) {
-  auto copy = [](const at::Tensor& t) { return t.defined() ? t.clone() : t; };
-  return {copy(s.m), copy(s.m_scale), copy(s.v), copy(s.v_scale), copy(s.rho), s.step};
+  TensorStateTensors c;
+  for (int k = 0; k < kStateSlots; ++k) {
+    const at::Tensor& x = s.slot(static_cast<StateSlot>(k));
+    c.slot(static_cast<StateSlot>(k)) = x.defined() ? x.clone() : x;
+  }
+  c.step = s.step;
+  return c;
 }
 
 void check_same(const at::Tensor& current, const at::Tensor& incoming, const std::string& what) {
@@ -195,7 +158,7 @@ BlockOptimizer::BlockOptimizer(std::vector<NamedParamGroup> groups, partition::P
     state_.tensors.push_back(allocate(layout_.tensors[i], layout_.spec, device));
     if (layout_.spec.w != WeightStorage::fp32 && layout_.tensors[i].numel > 0) {
       at::NoGradGuard no_grad;
-      const TensorState v = view(state_.tensors[i], layout_.spec);
+      const TensorState v = view(state_.tensors[i], layout_.tensors[i], layout_.spec);
       split_weights(kernel_device(named_[i].tensor), layout_.spec.w, named_[i].tensor.data_ptr<float>(),
                     layout_.tensors[i].numel, v.rho8, v.rho16, placement(named_[i].tensor));
     }
@@ -287,14 +250,14 @@ BlockOptimizer::Plan BlockOptimizer::plan(bool commit) {
                                         layout_.tensors[i].decays ? o.weight_decay() : 0.0, state_.tensors[i].step + 1);
     s.grad = p.grads[i].data_ptr<float>();
     s.param_in = named_[i].tensor.data_ptr<float>();
-    s.in = view(state_.tensors[i], layout_.spec);
+    s.in = view(state_.tensors[i], layout_.tensors[i], layout_.spec);
     if (commit) {
       s.param_out = named_[i].tensor.data_ptr<float>();
       s.out = s.in;
     } else {
       s.param_out = p.params_out[i].data_ptr<float>();
       p.out[i] = clone(state_.tensors[i]);
-      s.out = view(p.out[i], layout_.spec);
+      s.out = view(p.out[i], layout_.tensors[i], layout_.spec);
     }
   }
   if (state_.shared_v.defined()) {
@@ -351,11 +314,10 @@ void BlockOptimizer::restore_state(OptimizerState incoming) {
   for (std::size_t i = 0; i < state_.tensors.size(); ++i) {
     const TensorStateTensors &a = state_.tensors[i], &b = incoming.tensors[i];
     const std::string& name = named_[i].name;
-    check_same(a.m, b.m, name + " m");
-    check_same(a.m_scale, b.m_scale, name + " m_scale");
-    check_same(a.v, b.v, name + " v");
-    check_same(a.v_scale, b.v_scale, name + " v_scale");
-    check_same(a.rho, b.rho, name + " rho");
+    for (int k = 0; k < kStateSlots; ++k) {
+      const auto slot = static_cast<StateSlot>(k);
+      check_same(a.slot(slot), b.slot(slot), name + " " + slot_name(slot));
+    }
     if (b.step < 0) throw std::runtime_error(fmt::format("optimizer state: negative step count for '{}'", name));
   }
   check_same(state_.shared_v, incoming.shared_v, "shared_v");
@@ -370,8 +332,9 @@ void BlockOptimizer::restore_state(OptimizerState incoming) {
   }
   const at::Device device = named_.empty() ? at::Device(at::kCPU) : named_.front().tensor.device();
   for (TensorStateTensors& t : incoming.tensors) {
-    for (at::Tensor* x : {&t.m, &t.m_scale, &t.v, &t.v_scale, &t.rho}) {
-      if (x->defined()) *x = x->to(device).contiguous();
+    for (int k = 0; k < kStateSlots; ++k) {
+      at::Tensor& x = t.slot(static_cast<StateSlot>(k));
+      if (x.defined()) x = x.to(device).contiguous();
     }
   }
   if (incoming.shared_v.defined()) incoming.shared_v = incoming.shared_v.to(device).contiguous();

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "optimizers/spec.h"
+#include "optimizers/state_components.h"
 #include "optimizers/state_layout.h"
 #include "partition/partition.h"
 
@@ -66,12 +67,29 @@ struct NamedParamGroup {
   c10::optional<BlockOptimizerOptions> options;
 };
 
-// One tensor's state tensors (dtypes: fp32 → kFloat, uint8 → kByte, int8 →
-// kChar, bf16/fp16 bit patterns and int16 → kShort); undefined when the spec
-// has no such component. Shapes are 1-D, sizes from state_layout.h.
+// One tensor's state tensors, one per component of state_components.h
+// (dtypes: fp32 → kFloat, uint8 → kByte, int8 → kChar, bf16/fp16 bit patterns
+// and int16 → kShort), 1-D; undefined when the spec has no such component.
 struct TensorStateTensors {
   at::Tensor m, m_scale, v, v_scale, rho;
   std::int64_t step = 0;
+  // The tensor of one slot of the component table (state_components.h).
+  at::Tensor& slot(StateSlot s) {
+    switch (s) {
+      case StateSlot::m:
+        return m;
+      case StateSlot::m_scale:
+        return m_scale;
+      case StateSlot::v:
+        return v;
+      case StateSlot::v_scale:
+        return v_scale;
+      case StateSlot::rho:
+        break;
+    }
+    return rho;
+  }
+  const at::Tensor& slot(StateSlot s) const { return const_cast<TensorStateTensors&>(*this).slot(s); }
 };
 
 struct OptimizerState {

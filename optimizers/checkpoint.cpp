@@ -170,12 +170,13 @@ void load_checked(const std::filesystem::path& path, BlockOptimizer& opt, const 
     H5::Group tg = st.openGroup(name);
     const TensorStateTensors& a = now.tensors[i];
     TensorStateTensors b;
-    const char* parts[] = {"m", "m_scale", "v", "v_scale", "rho"};
-    const at::Tensor* from[] = {&a.m, &a.m_scale, &a.v, &a.v_scale, &a.rho};
-    at::Tensor* to[] = {&b.m, &b.m_scale, &b.v, &b.v_scale, &b.rho};
-    for (int c = 0; c < 5; ++c) {
-      if (from[c]->defined())
-        *to[c] = read_tensor_like(tg, parts[c], from[c]->to(at::kCPU), fmt::format("{} of '{}'", parts[c], name));
+    for (int k = 0; k < kStateSlots; ++k) {
+      const auto slot = static_cast<StateSlot>(k);
+      const at::Tensor& like = a.slot(slot);
+      if (like.defined()) {
+        b.slot(slot) =
+            read_tensor_like(tg, slot_name(slot), like.to(at::kCPU), fmt::format("{} of '{}'", slot_name(slot), name));
+      }
     }
     b.step = io::read_int_attribute(tg, "step");
     state.tensors.push_back(std::move(b));
@@ -240,11 +241,10 @@ void save_checkpoint(const std::filesystem::path& path, const BlockOptimizer& op
       const TensorStateTensors& t = state.tensors[i];
       H5::Group tg = st.createGroup(opt.named_parameters()[i].name);
       io::set_attribute(tg, "step", t.step);
-      if (t.m.defined()) write_tensor(tg, "m", t.m);
-      if (t.m_scale.defined()) write_tensor(tg, "m_scale", t.m_scale);
-      if (t.v.defined()) write_tensor(tg, "v", t.v);
-      if (t.v_scale.defined()) write_tensor(tg, "v_scale", t.v_scale);
-      if (t.rho.defined()) write_tensor(tg, "rho", t.rho);
+      for (int k = 0; k < kStateSlots; ++k) {
+        const auto slot = static_cast<StateSlot>(k);
+        if (t.slot(slot).defined()) write_tensor(tg, slot_name(slot), t.slot(slot));
+      }
     }
     if (state.shared_v.defined()) write_tensor(st, "shared_v", state.shared_v);
     if (!state.codebook.empty()) io::write_array(st, "codebook", state.codebook.data(), {state.codebook.size()});

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "optimizers/math/codebook.h"
+#include "optimizers/state_components.h"
 
 namespace blockscope::optimizers {
 namespace {
@@ -68,48 +69,38 @@ StateLayout StateLayout::make(const OptimizerSpec& spec, const partition::Partit
 StateBytes StateLayout::bytes() const {
   StateBytes b;
   for (const TensorLayout& t : tensors) {
-    const std::int64_t n = t.numel, groups = t.groups32();
-    switch (spec.m) {
-      case FirstMoment::fp32:
-        b.m += 4 * n;
-        break;
-      case FirstMoment::bf16:
-        b.m += 2 * n;
-        break;
-      case FirstMoment::codebook:
-        b.m += n;
-        b.scales += 4 * t.scale_groups.count();
-        break;
-      case FirstMoment::companded:
-        b.m += n;
-        b.scales += 2 * groups;
-        break;
-    }
-    switch (spec.v) {
-      case SecondMoment::element:
-        b.v += 4 * n;
-        break;
-      case SecondMoment::shared:
-        break;
-      case SecondMoment::companded:
-        b.v += n;
-        b.scales += 2 * groups;
-        break;
-    }
-    switch (spec.w) {
-      case WeightStorage::fp32:
-        break;
-      case WeightStorage::bf16_int8:
-        b.weight_correction += n;
-        break;
-      case WeightStorage::bf16_int16:
-        b.weight_correction += 2 * n;
-        break;
+    for (const StateComponent& c : tensor_components(spec, t)) {
+      switch (c.counts_as) {
+        case ByteClass::m:
+          b.m += c.bytes();
+          break;
+        case ByteClass::v:
+          b.v += c.bytes();
+          break;
+        case ByteClass::scales:
+          b.scales += c.bytes();
+          break;
+        case ByteClass::weight_correction:
+          b.weight_correction += c.bytes();
+          break;
+      }
     }
   }
   if (spec.v == SecondMoment::shared) b.v += 4 * num_blocks;
   if (spec.m == FirstMoment::codebook) b.codebook += 4 * math::kCodebookSize;
   return b;
+}
+
+std::vector<PresetStateBytes> preset_state_bytes(const partition::Partition& partition) {
+  std::vector<partition::TensorInfo> tensors;
+  for (const partition::TensorBlocks& t : partition.tensors()) tensors.push_back(t.tensor);
+  std::vector<PresetStateBytes> out;
+  for (const std::string& preset : optimizer_preset_names()) {
+    const StateLayout layout = StateLayout::make(parse_optimizer_spec(preset), partition, tensors);
+    const double n = static_cast<double>(std::max<std::int64_t>(layout.num_parameters, 1));
+    out.push_back({preset, static_cast<double>(layout.bytes().total()) / n});
+  }
+  return out;
 }
 
 }  // namespace blockscope::optimizers

@@ -1,15 +1,8 @@
 // Where each optimizer state component lives for a model, a Partition and an
 // OptimizerSpec (spec.h): per tensor, the v-sharing ranges (the Partition's,
 // with global block ids), the codebook momentum-scale groups, the 32-element
-// groups of the companded states; and the bytes each component takes.
-//
-// Per tensor of numel n (flattened row-major), by spec:
-//   m          fp32 [n] | bf16 bits uint16 [n] | codebook index uint8 [n] | int8 [n]
-//   m_scale    codebook: fp32 [scale groups]; companded: fp16 bits [ceil(n/32)]
-//   v          element: fp32 [n]; companded: uint8 [n]; shared: none (global, below)
-//   v_scale    companded: fp16 bits [ceil(n/32)]
-//   rho        bf16+int8: int8 [n]; bf16+int16: int16 [n]
-// Global: shared v fp32 [num_blocks]; codebook fp32 [256] (codebook m only).
+// groups of the companded states; and the bytes the components take (which
+// components a spec has, and their dtypes and sizes: state_components.h).
 // Codebook scale groups: a tensor whose partition is uniform with period P > 1
 // uses its ranges; period 1 uses chunks of the largest divisor of n ≤ 256
 // (Gefen); explicit ranges use the ranges. The first-step histogram normalises
@@ -69,5 +62,14 @@ struct StateLayout {
                           const std::vector<partition::TensorInfo>& parameters);
   StateBytes bytes() const;
 };
+
+// Optimizer-state bytes per parameter under each preset (optimizer_preset_names(),
+// in that order) for `partition` over the tensors it names:
+// StateLayout::make(preset, partition, its tensors).bytes().total() / parameters.
+struct PresetStateBytes {
+  std::string preset;
+  double bytes_per_parameter = 0.0;
+};
+std::vector<PresetStateBytes> preset_state_bytes(const partition::Partition& partition);
 
 }  // namespace blockscope::optimizers

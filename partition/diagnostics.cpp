@@ -84,14 +84,6 @@ std::vector<double> mean_square_over_minibatches(const float* g, std::int64_t mi
   return v;
 }
 
-StateBytes state_bytes_per_param(std::int64_t v_scalars, std::int64_t parameters) {
-  StateBytes b;
-  const double ratio = parameters > 0 ? static_cast<double>(v_scalars) / static_cast<double>(parameters) : 0.0;
-  b.shared_v_fp32_m = 4.0 + 4.0 * ratio;
-  b.shared_v_codebook_m = 1.0 + 8.0 * ratio;
-  return b;
-}
-
 PartitionDiagnostics diagnose_partition(const Partition& p, const std::vector<TensorValues>& v,
                                         const DiagnosticsOptions& options) {
   if (options.histogram_bins < 1 || !(options.histogram_max > options.histogram_min)) {
@@ -103,7 +95,6 @@ PartitionDiagnostics diagnose_partition(const Partition& p, const std::vector<Te
   d.strategy = p.strategy();
   d.num_blocks = p.num_blocks();
   d.num_parameters = p.num_parameters();
-  d.bytes = state_bytes_per_param(p.num_blocks(), p.num_parameters());
   d.blocks.resize(B);
 
   // Pass 1: sizes, sums, zeros, positive extremes per block.

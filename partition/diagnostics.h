@@ -33,19 +33,6 @@ namespace blockscope::partition {
 // v_i = (1/K) Σ_k g[k, i]² for g [K, n] row-major float32, accumulated in float64.
 std::vector<double> mean_square_over_minibatches(const float* g, std::int64_t minibatches, std::int64_t n);
 
-// Optimizer-state bytes per parameter with fp32 v, m and scales
-// (docs/algorithms.md §8) for a partition with `v_scalars` blocks over
-// `parameters` elements (N): adamw 8; shared v + fp32 m 4 + 4·B/N;
-// shared v + 8-bit codebook m (Gefen) 1 + 8·B/N (one fp32 v and one fp32
-// scale per block); flash-adamw 3.125 (independent of the partition).
-struct StateBytes {
-  double adamw = 8.0;
-  double shared_v_fp32_m = 0.0;
-  double shared_v_codebook_m = 0.0;
-  double flash_adamw = 3.125;
-};
-StateBytes state_bytes_per_param(std::int64_t v_scalars, std::int64_t parameters);
-
 // One tensor's v values: `size` float64 values, row-major.
 struct TensorValues {
   std::string name;
@@ -86,7 +73,6 @@ struct PartitionDiagnostics {
   std::string strategy;
   std::int64_t num_blocks = 0;
   std::int64_t num_parameters = 0;
-  StateBytes bytes;
   std::vector<BlockStats> blocks;       // [num_blocks], by global id
   std::vector<AggregateStats> tensors;  // in partition order
   AggregateStats total;

@@ -154,7 +154,10 @@ void run_diagnose(const DiagnoseOptions& o) {
   const partition::DiagnosticsOptions options;
   std::vector<analysis::DiagnosedPartition> diagnosed;
   for (std::size_t i = 0; i < partitions.size(); ++i) {
-    diagnosed.push_back({o.partitions[i], partition::diagnose_partition(partitions[i], values, options), {}});
+    diagnosed.push_back({o.partitions[i],
+                         partition::diagnose_partition(partitions[i], values, options),
+                         {},
+                         optimizers::preset_state_bytes(partitions[i])});
   }
 
   if (o.dense) {

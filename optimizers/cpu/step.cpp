@@ -7,12 +7,14 @@
 #include <stdexcept>
 
 #include "optimizers/cpu/codebook_lookup.h"
+#include "optimizers/element_update.h"
 #include "optimizers/math/bf16.h"
 #include "optimizers/math/codebook.h"
 #include "optimizers/math/companding.h"
 #include "optimizers/math/fp16.h"
 #include "optimizers/math/square_sum.h"
 #include "optimizers/math/ulp_split.h"
+#include "optimizers/spec_dispatch.h"
 
 // The update loops are compiled twice, for x86-64-v3 (AVX2: 8 fp32 lanes) and
 // for the x86-64 baseline (SSE2: 4), and picked at load time (GCC ifunc). Both
@@ -133,42 +135,6 @@ struct RunConstants {
   float scale_new = 0.0f;
 };
 
-// Element i's second moment, parameter and stored states, given its gradient
-// and its new first moment (m_new, stored; m_used, applied). Companded
-// components go to the tile buffers (index i − origin) for update_span.
-template <FirstMoment M, SecondMoment V, WeightStorage W>
-BLOCKSCOPE_ALWAYS_INLINE void finish_element(const TensorStep& s, std::int64_t i, float g, float m_new, float m_used,
-                                             const RunConstants& k, float v_scale16, float* m_buf, float* v_buf,
-                                             std::int64_t origin) {
-  constexpr std::int32_t levels = W == WeightStorage::bf16_int16 ? math::kRhoLevelsInt16 : math::kRhoLevelsInt8;
-  const math::StepScalars& sc = s.scalars;
-  float v_new = k.v_shared;
-  if constexpr (V == SecondMoment::element) v_new = math::second_moment(s.in.v_fp32[i], g * g, sc);
-  if constexpr (V == SecondMoment::companded) {
-    v_new = math::second_moment(math::dequantize_v(s.in.v_q8[i], v_scale16), g * g, sc);
-  }
-  float theta = s.param_in[i];
-  if constexpr (W == WeightStorage::bf16_int8)
-    theta = math::join_weight(math::float_to_bf16(theta), s.in.rho8[i], levels);
-  if constexpr (W == WeightStorage::bf16_int16) {
-    theta = math::join_weight(math::float_to_bf16(theta), s.in.rho16[i], levels);
-  }
-  theta = math::apply_update(theta, m_used, v_new, sc);
-  if constexpr (W == WeightStorage::fp32) {
-    s.param_out[i] = theta;
-  } else {
-    const math::SplitWeight split = math::split_weight(theta, levels);
-    s.param_out[i] = math::bf16_to_float(split.hi);
-    if constexpr (W == WeightStorage::bf16_int8) s.out.rho8[i] = static_cast<std::int8_t>(split.rho);
-    if constexpr (W == WeightStorage::bf16_int16) s.out.rho16[i] = static_cast<std::int16_t>(split.rho);
-  }
-  if constexpr (M == FirstMoment::fp32) s.out.m_fp32[i] = m_new;
-  if constexpr (M == FirstMoment::bf16) s.out.m_bf16[i] = math::float_to_bf16(m_new);
-  if constexpr (M == FirstMoment::companded) m_buf[i - origin] = m_new;
-  if constexpr (V == SecondMoment::element) s.out.v_fp32[i] = v_new;
-  if constexpr (V == SecondMoment::companded) v_buf[i - origin] = v_new;
-}
-
 // Elements [b, e) of one tensor, inside one shared-v range, one codebook
 // scale group and (companded states) one 32-element tile. The loops carry no
 // dependence between elements (out may alias in only element for element),
@@ -199,20 +165,19 @@ BLOCKSCOPE_ALWAYS_INLINE void update_run(const TensorStep& step, const GlobalSta
       for (std::int64_t j = 0; j < len; ++j) {
         const std::int64_t i = c + j;
         s.out.m_code[i] = q[j];
-        finish_element<M, V, W>(s, i, s.grad[i], 0.0f, codebook[q[j]] * k.scale_new, k, v_scale16, m_buf, v_buf,
-                                origin);
+        const float v_new =
+            finish_element<M, V, W>(s, i, s.grad[i], 0.0f, codebook[q[j]] * k.scale_new, k.v_shared, v_scale16);
+        if constexpr (V == SecondMoment::companded) v_buf[i - origin] = v_new;
       }
     }
   } else {
 #pragma omp simd
     for (std::int64_t i = b; i < e; ++i) {
       const float g = s.grad[i];
-      float m_old = 0.0f;
-      if constexpr (M == FirstMoment::fp32) m_old = s.in.m_fp32[i];
-      if constexpr (M == FirstMoment::bf16) m_old = math::bf16_to_float(s.in.m_bf16[i]);
-      if constexpr (M == FirstMoment::companded) m_old = math::expand_m(s.in.m_q8[i], m_scale16);
-      const float m_new = math::first_moment(m_old, g, sc);
-      finish_element<M, V, W>(s, i, g, m_new, m_new, k, v_scale16, m_buf, v_buf, origin);
+      const float m_new = math::first_moment(stored_first_moment<M>(s.in, i, m_scale16), g, sc);
+      const float v_new = finish_element<M, V, W>(s, i, g, m_new, m_new, k.v_shared, v_scale16);
+      if constexpr (M == FirstMoment::companded) m_buf[i - origin] = m_new;
+      if constexpr (V == SecondMoment::companded) v_buf[i - origin] = v_new;
     }
   }
 }
@@ -293,44 +258,10 @@ void update_tensor(const TensorLayout& t, const TensorStep& s, const GlobalState
 
 using UpdateFn = void (*)(const TensorLayout&, const TensorStep&, const GlobalState&, const CodebookLookup*);
 
-template <FirstMoment M, SecondMoment V>
-UpdateFn pick_w(WeightStorage w) {
-  switch (w) {
-    case WeightStorage::fp32:
-      return update_tensor<M, V, WeightStorage::fp32>;
-    case WeightStorage::bf16_int8:
-      return update_tensor<M, V, WeightStorage::bf16_int8>;
-    case WeightStorage::bf16_int16:
-      return update_tensor<M, V, WeightStorage::bf16_int16>;
-  }
-  throw std::logic_error("step_cpu: unknown weight storage");
-}
-
-template <FirstMoment M>
-UpdateFn pick_v(SecondMoment v, WeightStorage w) {
-  switch (v) {
-    case SecondMoment::element:
-      return pick_w<M, SecondMoment::element>(w);
-    case SecondMoment::shared:
-      return pick_w<M, SecondMoment::shared>(w);
-    case SecondMoment::companded:
-      return pick_w<M, SecondMoment::companded>(w);
-  }
-  throw std::logic_error("step_cpu: unknown second moment");
-}
-
 UpdateFn pick(const OptimizerSpec& spec) {
-  switch (spec.m) {
-    case FirstMoment::fp32:
-      return pick_v<FirstMoment::fp32>(spec.v, spec.w);
-    case FirstMoment::bf16:
-      return pick_v<FirstMoment::bf16>(spec.v, spec.w);
-    case FirstMoment::codebook:
-      return pick_v<FirstMoment::codebook>(spec.v, spec.w);
-    case FirstMoment::companded:
-      return pick_v<FirstMoment::companded>(spec.v, spec.w);
-  }
-  throw std::logic_error("step_cpu: unknown first moment");
+  return visit_spec(spec, [](auto m, auto v, auto w) -> UpdateFn {
+    return update_tensor<decltype(m)::value, decltype(v)::value, decltype(w)::value>;
+  });
 }
 
 }  // namespace

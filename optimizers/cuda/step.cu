@@ -14,12 +14,14 @@
 #include <stdexcept>
 #include <string>
 
+#include "optimizers/element_update.h"
 #include "optimizers/math/bf16.h"
 #include "optimizers/math/codebook.h"
 #include "optimizers/math/companding.h"
 #include "optimizers/math/fp16.h"
 #include "optimizers/math/square_sum.h"
 #include "optimizers/math/ulp_split.h"
+#include "optimizers/spec_dispatch.h"
 
 namespace blockscope::optimizers {
 namespace {
@@ -262,7 +264,6 @@ __global__ void store_scales_kernel(const DeviceTensor* tensors, int count, std:
 template <FirstMoment M, SecondMoment V, WeightStorage W>
 __global__ void __launch_bounds__(kThreads) update_kernel(const DeviceTensor* tensors, int count, const float* shared_v,
                                                           const float* codebook, const float* new_scales) {
-  constexpr std::int32_t levels_w = W == WeightStorage::bf16_int16 ? math::kRhoLevelsInt16 : math::kRhoLevelsInt8;
   __shared__ float levels[math::kCodebookSize];
   if (M == FirstMoment::codebook) {
     for (int j = threadIdx.x; j < math::kCodebookSize; j += blockDim.x) levels[j] = codebook[j];
@@ -280,7 +281,7 @@ __global__ void __launch_bounds__(kThreads) update_kernel(const DeviceTensor* te
     if (in) {
       // Moments.
       const float g = s.grad[i];
-      if (M == FirstMoment::codebook) {
+      if constexpr (M == FirstMoment::codebook) {
         const std::int64_t group = t.groups.index_of(i);
         m_new = math::gefen_momentum(g, s.in.m_code[i], s.in.m_scale[group], levels, sc);
         const float scale = new_scales[t.group_begin + group];
@@ -288,38 +289,15 @@ __global__ void __launch_bounds__(kThreads) update_kernel(const DeviceTensor* te
         s.out.m_code[i] = q;
         m_used = math::mul_rn(levels[q], scale);
       } else {
-        float m_old = 0.0f;
-        if (M == FirstMoment::fp32) m_old = s.in.m_fp32[i];
-        if (M == FirstMoment::bf16) m_old = math::bf16_to_float(s.in.m_bf16[i]);
-        if (M == FirstMoment::companded)
-          m_old = math::expand_m(s.in.m_q8[i], math::fp16_to_float(s.in.m_scale16[tile]));
-        m_new = math::first_moment(m_old, g, sc);
+        m_new = math::first_moment(
+            stored_first_moment<M>(s.in, i,
+                                   M == FirstMoment::companded ? math::fp16_to_float(s.in.m_scale16[tile]) : 0.0f),
+            g, sc);
         m_used = m_new;
       }
-      if (V == SecondMoment::element) v_new = math::second_moment(s.in.v_fp32[i], g * g, sc);
-      if (V == SecondMoment::companded) {
-        v_new =
-            math::second_moment(math::dequantize_v(s.in.v_q8[i], math::fp16_to_float(s.in.v_scale16[tile])), g * g, sc);
-      }
-      if (V == SecondMoment::shared) v_new = shared_v[t.block_of_range(t.ranges.index_of(i))];
-      // Parameters.
-      float theta = s.param_in[i];
-      if (W == WeightStorage::bf16_int8) theta = math::join_weight(math::float_to_bf16(theta), s.in.rho8[i], levels_w);
-      if (W == WeightStorage::bf16_int16)
-        theta = math::join_weight(math::float_to_bf16(theta), s.in.rho16[i], levels_w);
-      theta = math::apply_update(theta, m_used, v_new, sc);
-      if (W == WeightStorage::fp32) {
-        s.param_out[i] = theta;
-      } else {
-        const math::SplitWeight split = math::split_weight(theta, levels_w);
-        s.param_out[i] = math::bf16_to_float(split.hi);
-        if (W == WeightStorage::bf16_int8) s.out.rho8[i] = static_cast<std::int8_t>(split.rho);
-        if (W == WeightStorage::bf16_int16) s.out.rho16[i] = static_cast<std::int16_t>(split.rho);
-      }
-      // Stored per-element moments.
-      if (M == FirstMoment::fp32) s.out.m_fp32[i] = m_new;
-      if (M == FirstMoment::bf16) s.out.m_bf16[i] = math::float_to_bf16(m_new);
-      if (V == SecondMoment::element) s.out.v_fp32[i] = v_new;
+      const float v_shared = V == SecondMoment::shared ? shared_v[t.block_of_range(t.ranges.index_of(i))] : 0.0f;
+      const float v_scale = V == SecondMoment::companded ? math::fp16_to_float(s.in.v_scale16[tile]) : 0.0f;
+      v_new = finish_element<M, V, W>(s, i, g, m_new, m_used, v_shared, v_scale);
     }
     // Companded tiles: every lane has read the old scale before the shuffle,
     // so lane 0 may overwrite it in place.
@@ -339,44 +317,10 @@ __global__ void __launch_bounds__(kThreads) update_kernel(const DeviceTensor* te
 
 using UpdateKernel = void (*)(const DeviceTensor*, int, const float*, const float*, const float*);
 
-template <FirstMoment M, SecondMoment V>
-UpdateKernel pick_w(WeightStorage w) {
-  switch (w) {
-    case WeightStorage::fp32:
-      return update_kernel<M, V, WeightStorage::fp32>;
-    case WeightStorage::bf16_int8:
-      return update_kernel<M, V, WeightStorage::bf16_int8>;
-    case WeightStorage::bf16_int16:
-      return update_kernel<M, V, WeightStorage::bf16_int16>;
-  }
-  throw std::logic_error("step_cuda: unknown weight storage");
-}
-
-template <FirstMoment M>
-UpdateKernel pick_v(SecondMoment v, WeightStorage w) {
-  switch (v) {
-    case SecondMoment::element:
-      return pick_w<M, SecondMoment::element>(w);
-    case SecondMoment::shared:
-      return pick_w<M, SecondMoment::shared>(w);
-    case SecondMoment::companded:
-      return pick_w<M, SecondMoment::companded>(w);
-  }
-  throw std::logic_error("step_cuda: unknown second moment");
-}
-
 UpdateKernel pick(const OptimizerSpec& spec) {
-  switch (spec.m) {
-    case FirstMoment::fp32:
-      return pick_v<FirstMoment::fp32>(spec.v, spec.w);
-    case FirstMoment::bf16:
-      return pick_v<FirstMoment::bf16>(spec.v, spec.w);
-    case FirstMoment::codebook:
-      return pick_v<FirstMoment::codebook>(spec.v, spec.w);
-    case FirstMoment::companded:
-      return pick_v<FirstMoment::companded>(spec.v, spec.w);
-  }
-  throw std::logic_error("step_cuda: unknown first moment");
+  return visit_spec(spec, [](auto m, auto v, auto w) -> UpdateKernel {
+    return update_kernel<decltype(m)::value, decltype(v)::value, decltype(w)::value>;
+  });
 }
 
 // ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 // Host/device portability for the per-element optimizer math: the
-// BLOCKSCOPE_HD qualifier, bit casts and fp32 products that never fuse.
+// BLOCKSCOPE_HD and BLOCKSCOPE_HD_INLINE qualifiers, bit casts and fp32 products that never fuse.
 //
 // The CPU reference loops and the CUDA kernels call the same inline functions
 // (docs/style.md 2). For both to produce the same bits, every product that feeds an
@@ -16,8 +16,12 @@
 
 #if defined(__CUDACC__)
 #define BLOCKSCOPE_HD __host__ __device__
+#define BLOCKSCOPE_HD_INLINE __host__ __device__ __forceinline__
 #else
 #define BLOCKSCOPE_HD
+// Force-inlined on the host so the CPU loops' ISA clones (cpu/step.cpp)
+// compile the callee into each clone.
+#define BLOCKSCOPE_HD_INLINE inline __attribute__((always_inline))
 #endif
 
 namespace blockscope::optimizers::math {

@@ -27,6 +27,7 @@
 #include "optimizers/device.h"
 #include "optimizers/kernels.h"
 #include "optimizers/spec.h"
+#include "optimizers/state_components.h"
 #include "optimizers/state_layout.h"
 #include "partition/partition.h"
 #include "partition/strategies.h"
@@ -101,83 +102,31 @@ partition::Partition mixed_partition() {
   return partition::Partition("test-mixed", nullptr, t);
 }
 
-// One tensor's buffers: parameter, gradient, state components.
+// One tensor's buffers: parameter, gradient, and one per state component
+// of the spec (state_components.h), zero-filled.
 struct TensorBuffers {
-  std::unique_ptr<Buffer> param, grad, m, m_scale, v, v_scale, rho;
+  std::unique_ptr<Buffer> param, grad;
+  std::vector<StateComponent> components;
+  std::vector<std::unique_ptr<Buffer>> state;  // [components]
 };
-
-std::unique_ptr<Buffer> buffer(std::int64_t count, std::size_t elem) { return std::make_unique<Buffer>(count * elem); }
 
 TensorBuffers allocate(const TensorLayout& t, const OptimizerSpec& spec) {
   TensorBuffers b;
-  const std::int64_t n = t.numel, groups = t.groups32();
-  b.param = buffer(n, 4);
-  b.grad = buffer(n, 4);
-  switch (spec.m) {
-    case FirstMoment::fp32:
-      b.m = buffer(n, 4);
-      break;
-    case FirstMoment::bf16:
-      b.m = buffer(n, 2);
-      break;
-    case FirstMoment::codebook:
-      b.m = buffer(n, 1);
-      b.m_scale = buffer(t.scale_groups.count(), 4);
-      break;
-    case FirstMoment::companded:
-      b.m = buffer(n, 1);
-      b.m_scale = buffer(groups, 2);
-      break;
+  b.param = std::make_unique<Buffer>(static_cast<std::size_t>(t.numel) * 4);
+  b.grad = std::make_unique<Buffer>(static_cast<std::size_t>(t.numel) * 4);
+  b.components = tensor_components(spec, t);
+  for (const StateComponent& c : b.components) {
+    b.state.push_back(std::make_unique<Buffer>(static_cast<std::size_t>(c.bytes())));
   }
-  switch (spec.v) {
-    case SecondMoment::element:
-      b.v = buffer(n, 4);
-      break;
-    case SecondMoment::shared:
-      break;
-    case SecondMoment::companded:
-      b.v = buffer(n, 1);
-      b.v_scale = buffer(groups, 2);
-      break;
-  }
-  if (spec.w == WeightStorage::bf16_int8) b.rho = buffer(n, 1);
-  if (spec.w == WeightStorage::bf16_int16) b.rho = buffer(n, 2);
   return b;
 }
 
 // The state view on the host (device = false) or the device copy.
-TensorState view(TensorBuffers& b, const OptimizerSpec& spec, bool device) {
-  auto ptr = [device](std::unique_ptr<Buffer>& x) -> void* { return device ? x->device : x->host.data(); };
+TensorState view(TensorBuffers& b, bool device) {
   TensorState s;
-  switch (spec.m) {
-    case FirstMoment::fp32:
-      s.m_fp32 = static_cast<float*>(ptr(b.m));
-      break;
-    case FirstMoment::bf16:
-      s.m_bf16 = static_cast<std::uint16_t*>(ptr(b.m));
-      break;
-    case FirstMoment::codebook:
-      s.m_code = static_cast<std::uint8_t*>(ptr(b.m));
-      s.m_scale = static_cast<float*>(ptr(b.m_scale));
-      break;
-    case FirstMoment::companded:
-      s.m_q8 = static_cast<std::int8_t*>(ptr(b.m));
-      s.m_scale16 = static_cast<std::uint16_t*>(ptr(b.m_scale));
-      break;
+  for (std::size_t k = 0; k < b.components.size(); ++k) {
+    b.components[k].bind(s, device ? b.state[k]->device : b.state[k]->host.data());
   }
-  switch (spec.v) {
-    case SecondMoment::element:
-      s.v_fp32 = static_cast<float*>(ptr(b.v));
-      break;
-    case SecondMoment::shared:
-      break;
-    case SecondMoment::companded:
-      s.v_q8 = static_cast<std::uint8_t*>(ptr(b.v));
-      s.v_scale16 = static_cast<std::uint16_t*>(ptr(b.v_scale));
-      break;
-  }
-  if (spec.w == WeightStorage::bf16_int8) s.rho8 = static_cast<std::int8_t*>(ptr(b.rho));
-  if (spec.w == WeightStorage::bf16_int16) s.rho16 = static_cast<std::int16_t*>(ptr(b.rho));
   return s;
 }
 
@@ -229,13 +178,12 @@ void compare_steps(const std::string& spec_text, const partition::Partition& par
     for (std::int64_t e = 0; e < layout.tensors[i].numel; ++e) p[e] = normal(rng);
   }
   for (auto& t : b) {
-    for (auto* x : {&t.param, &t.m, &t.m_scale, &t.v, &t.v_scale, &t.rho}) {
-      if (*x) (*x)->upload();
-    }
+    t.param->upload();
+    for (auto& x : t.state) x->upload();
   }
   // bf16 + ρ weights: split on both sides (split_weights agreement).
   for (std::size_t i = 0; i < count; ++i) {
-    const TensorState h = view(b[i], spec, false), d = view(b[i], spec, true);
+    const TensorState h = view(b[i], false), d = view(b[i], true);
     split_weights(KernelDevice::cpu, spec.w, b[i].param->h<float>(), layout.tensors[i].numel, h.rho8, h.rho16);
     split_weights(KernelDevice::cuda, spec.w, b[i].param->d<float>(), layout.tensors[i].numel, d.rho8, d.rho16,
                   placement);
@@ -243,8 +191,11 @@ void compare_steps(const std::string& spec_text, const partition::Partition& par
   check(cudaDeviceSynchronize());
   for (std::size_t i = 0; i < count; ++i) {
     expect_bitwise(*b[i].param, 4, layout.tensors[i].name + " split parameter");
-    if (b[i].rho)
-      expect_bitwise(*b[i].rho, spec.w == WeightStorage::bf16_int16 ? 2 : 1, layout.tensors[i].name + " rho");
+    for (std::size_t k = 0; k < b[i].components.size(); ++k) {
+      const StateComponent& c = b[i].components[k];
+      if (c.slot == StateSlot::rho)
+        expect_bitwise(*b[i].state[k], static_cast<std::size_t>(dtype_bytes(c.dtype)), layout.tensors[i].name + " rho");
+    }
   }
   Buffer shared_v(static_cast<std::size_t>(std::max<std::int64_t>(layout.num_blocks, 1)) * 4);
   shared_v.upload();
@@ -278,7 +229,7 @@ void compare_steps(const std::string& spec_text, const partition::Partition& par
                                             std::max<std::int64_t>(step_of[i], 1));
         s.grad = device ? b[i].grad->d<float>() : b[i].grad->h<float>();
         s.param_in = s.param_out = device ? b[i].param->d<float>() : b[i].param->h<float>();
-        s.in = s.out = view(b[i], spec, device);
+        s.in = s.out = view(b[i], device);
       }
     }
     const GlobalState host_global{shared_v.h<float>(), shared_v.h<float>(), codebook.h<float>()};
@@ -291,11 +242,10 @@ void compare_steps(const std::string& spec_text, const partition::Partition& par
     for (std::size_t i = 0; i < count; ++i) {
       const std::string& name = layout.tensors[i].name;
       expect_bitwise(*b[i].param, 4, name + " parameter" + at);
-      if (b[i].m) expect_bitwise(*b[i].m, b[i].m->host.size() / layout.tensors[i].numel, name + " m" + at);
-      if (b[i].m_scale) expect_bitwise(*b[i].m_scale, spec.m == FirstMoment::codebook ? 4 : 2, name + " m scale" + at);
-      if (b[i].v) expect_bitwise(*b[i].v, spec.v == SecondMoment::element ? 4 : 1, name + " v" + at);
-      if (b[i].v_scale) expect_bitwise(*b[i].v_scale, 2, name + " v scale" + at);
-      if (b[i].rho) expect_bitwise(*b[i].rho, spec.w == WeightStorage::bf16_int16 ? 2 : 1, name + " rho" + at);
+      for (std::size_t k = 0; k < b[i].components.size(); ++k) {
+        const StateComponent& c = b[i].components[k];
+        expect_bitwise(*b[i].state[k], static_cast<std::size_t>(dtype_bytes(c.dtype)), name + " " + c.name + at);
+      }
     }
   }
 }
@@ -338,7 +288,7 @@ TEST(CudaStep, AllFiniteMatchesTheCpu) {
   std::vector<std::unique_ptr<Buffer>> arrays;
   std::vector<const float*> host, device;
   for (std::size_t k = 0; k < sizes.size(); ++k) {
-    arrays.push_back(buffer(sizes[k], 4));
+    arrays.push_back(std::make_unique<Buffer>(static_cast<std::size_t>(sizes[k]) * 4));
     float* x = arrays[k]->h<float>();
     fill_gradient(x, sizes[k], k);
     if (k == 2) x[65535] = std::numeric_limits<float>::quiet_NaN();  // last element of a chunk

@@ -21,7 +21,7 @@ std::int64_t allocated_bytes(const BlockOptimizer& opt) {
   std::int64_t bytes = 0;
   for (const TensorStateTensors& t : opt.state_tensors().tensors) {
     for (const at::Tensor* x : {&t.m, &t.m_scale, &t.v, &t.v_scale, &t.rho}) {
-      if (x->defined()) bytes += x->numel() * x->element_size();
+      if (x->defined()) bytes += x->numel() * static_cast<std::int64_t>(x->element_size());
     }
   }
   const OptimizerState& s = opt.state_tensors();
@@ -65,10 +65,19 @@ TEST(StateBytes, GptWidth768) {
                         {"gefen", "gefen", 1.01, 0.01},
                         {"adam-mini", "adam-mini", 4.01, 0.01}};
   for (const Case& c : cases) {
-    BlockOptimizer opt(params, registry.make(c.partition, in), parse_optimizer_spec(c.spec));
+    const partition::Partition partition = registry.make(c.partition, in);
+    BlockOptimizer opt(params, partition, parse_optimizer_spec(c.spec));
     const StateBytes b = opt.state_bytes();
     std::int64_t expected_codebook = std::string(c.spec) == "gefen" ? 1024 : 0;
     EXPECT_EQ(b.total(), allocated_bytes(opt) + expected_codebook) << c.spec;  // codebook arrives at step 1
+    // The byte report of `diagnose` (preset_state_bytes) is what this preset allocates.
+    int reported = 0;
+    for (const PresetStateBytes& p : preset_state_bytes(partition)) {
+      if (p.preset != c.spec) continue;
+      EXPECT_DOUBLE_EQ(p.bytes_per_parameter, static_cast<double>(allocated_bytes(opt) + expected_codebook) / n);
+      ++reported;
+    }
+    EXPECT_EQ(reported, 1) << c.spec;
     const double per_param = b.total() / n;
     EXPECT_NEAR(per_param, c.expect, c.tolerance)
         << c.spec << ": m " << b.m / n << " v " << b.v / n << " scales " << b.scales / n << " codebook "

@@ -197,14 +197,6 @@ TEST(Diagnostics, MeanSquareOverMinibatches) {
   EXPECT_EQ(mean_square_over_minibatches(g.data(), 2, 3), (std::vector<double>{5.0, 2.0, 5.0}));
 }
 
-TEST(Diagnostics, StateBytes) {
-  const StateBytes b = state_bytes_per_param(768, 768 * 768);  // Gefen P = 768: 1 + 8/768 (docs/algorithms.md §6)
-  EXPECT_DOUBLE_EQ(b.adamw, 8.0);
-  EXPECT_DOUBLE_EQ(b.flash_adamw, 3.125);
-  EXPECT_DOUBLE_EQ(b.shared_v_fp32_m, 4.0 + 4.0 / 768);
-  EXPECT_NEAR(b.shared_v_codebook_m, 1.0104, 1e-4);
-}
-
 TEST(Diagnostics, RejectsMismatchedInput) {
   const auto model = small_model();
   auto v = random_v(model, 1);
