@@ -178,12 +178,17 @@ struct BlockOptimizer::Plan {
   std::vector<TensorStateTensors> out;  // preview only
   at::Tensor shared_v_out;              // preview only
   std::vector<float> codebook;
-  at::Tensor codebook_on_device;  // the codebook on the parameters' device (a view on CPU)
+  at::Tensor codebook_on_device;     // a codebook not committed yet, on the parameters' device
+  std::vector<std::size_t> checked;  // tensors with a gradient, in the order of `flags`
+  at::Tensor flags;                  // uint8 [checked] on the parameters' device: 1 = non-finite gradient
+  FiniteCheck check;                 // the host's view of `flags`
+  bool deferred = false;             // the step reads `flags` itself (skip_if); step() keeps `check`
   std::int64_t skipped = 0;
   GlobalState global;
 };
 
 BlockOptimizer::Plan BlockOptimizer::plan(bool commit) {
+  settle();  // step counts exact before this step's scalars
   Plan p;
   p.commit = commit;
   const std::size_t n = named_.size();
@@ -193,8 +198,7 @@ BlockOptimizer::Plan BlockOptimizer::plan(bool commit) {
     p.params_out.resize(n);
     p.out.resize(n);
   }
-  std::vector<std::size_t> checked;  // tensors with a gradient, checked for finiteness in one call
-  std::vector<const float*> checked_values;
+  std::vector<const float*> checked_values;  // p.checked's gradients, checked for finiteness in one call
   std::vector<std::int64_t> checked_sizes;
   for (std::size_t i = 0; i < n; ++i) {
     const at::Tensor& param = named_[i].tensor;
@@ -209,16 +213,31 @@ BlockOptimizer::Plan BlockOptimizer::plan(bool commit) {
                                            partition::shape_string(param.sizes().vec())));
     }
     p.grads[i] = grad.detach().to(at::kFloat).contiguous();
-    checked.push_back(i);
+    p.checked.push_back(i);
     checked_values.push_back(p.grads[i].data_ptr<float>());
     checked_sizes.push_back(layout_.tensors[i].numel);
   }
-  const std::vector<bool> finite = checked.empty() ? std::vector<bool>{}
-                                                   : all_finite(kernel_device(named_.front().tensor), checked_values,
-                                                                checked_sizes, placement(named_.front().tensor));
-  for (std::size_t k = 0; k < checked.size(); ++k) {
+  // The flags stay on the device: under policy skip the step is queued
+  // with skip_if pointing at them and the host learns them later (settle()).
+  // Policy error, and the step that learns Gefen's codebook from the finite
+  // gradients, need them now.
+  if (!p.checked.empty()) {
+    const at::Tensor& first = named_.front().tensor;
+    p.flags = at::empty({static_cast<std::int64_t>(p.checked.size())},
+                        at::TensorOptions().dtype(at::kByte).device(first.device()));
+    p.check = check_finite(kernel_device(first), checked_values, checked_sizes, p.flags.data_ptr<std::uint8_t>(),
+                           placement(first));
+  }
+  const bool learns_codebook = layout_.spec.m == FirstMoment::codebook && state_.codebook.empty();
+  p.deferred = !p.checked.empty() && policy_ == NonFinitePolicy::skip && !learns_codebook;
+  if (p.deferred) {
+    for (std::size_t k = 0; k < p.checked.size(); ++k)
+      p.steps[p.checked[k]].skip_if = p.flags.data_ptr<std::uint8_t>() + k;
+  }
+  const std::vector<bool> finite = p.deferred || p.checked.empty() ? std::vector<bool>{} : p.check.finite();
+  for (std::size_t k = 0; k < finite.size(); ++k) {
     if (finite[k]) continue;
-    const std::size_t i = checked[k];
+    const std::size_t i = p.checked[k];
     if (policy_ == NonFinitePolicy::error) {
       throw std::runtime_error(fmt::format(
           "non-finite gradient in parameter '{}' at its step {} (policy error; use skip to leave such tensors "
@@ -275,9 +294,15 @@ BlockOptimizer::Plan BlockOptimizer::plan(bool commit) {
 void BlockOptimizer::run(Plan& p) {
   if (named_.empty()) return;
   if (!p.codebook.empty()) {
-    p.codebook_on_device = at::from_blob(p.codebook.data(), {static_cast<std::int64_t>(p.codebook.size())}, at::kFloat)
-                               .to(named_.front().tensor.device());
-    p.global.codebook = p.codebook_on_device.data_ptr<float>();
+    // The committed codebook stays on the device between steps; one learned
+    // by this step (or a preview's scratch one) is uploaded once.
+    const bool committed = p.codebook == state_.codebook;
+    if (!committed || !codebook_on_device_.defined()) {
+      at::Tensor upload = at::from_blob(p.codebook.data(), {static_cast<std::int64_t>(p.codebook.size())}, at::kFloat)
+                              .to(named_.front().tensor.device(), at::kFloat, /*non_blocking=*/false, /*copy=*/true);
+      (committed ? codebook_on_device_ : p.codebook_on_device) = upload;
+    }
+    p.global.codebook = (committed ? codebook_on_device_ : p.codebook_on_device).data_ptr<float>();
   }
   run_step(kernel_device(named_.front().tensor), layout_, p.steps, p.global, placement(named_.front().tensor));
 }
@@ -292,10 +317,14 @@ at::Tensor BlockOptimizer::step(LossClosure closure) {
   Plan p = plan(true);
   run(p);
   for (std::size_t i = 0; i < named_.size(); ++i) {
-    if (p.steps[i].active) ++state_.tensors[i].step;
+    if (p.steps[i].active) ++state_.tensors[i].step;  // undone by settle() where skip_if proves set
   }
   state_.skipped += p.skipped;
-  if (state_.codebook.empty()) state_.codebook = p.codebook;
+  if (p.deferred) pending_ = PendingCheck{std::move(p.check), std::move(p.checked)};
+  if (state_.codebook.empty() && !p.codebook.empty()) {
+    state_.codebook = p.codebook;
+    codebook_on_device_ = p.codebook_on_device;
+  }
   return loss;
 }
 
@@ -306,7 +335,19 @@ std::vector<at::Tensor> BlockOptimizer::preview_step() {
   return p.params_out;
 }
 
+void BlockOptimizer::settle() const {
+  if (!pending_) return;
+  const std::vector<bool>& finite = pending_->check.finite();
+  for (std::size_t k = 0; k < finite.size(); ++k) {
+    if (finite[k]) continue;
+    --state_.tensors[pending_->tensors[k]].step;
+    ++state_.skipped;
+  }
+  pending_.reset();
+}
+
 void BlockOptimizer::restore_state(OptimizerState incoming) {
+  settle();
   if (incoming.tensors.size() != state_.tensors.size()) {
     throw std::runtime_error(fmt::format("optimizer state holds {} tensors, this optimizer {}", incoming.tensors.size(),
                                          state_.tensors.size()));
@@ -339,6 +380,7 @@ void BlockOptimizer::restore_state(OptimizerState incoming) {
   }
   if (incoming.shared_v.defined()) incoming.shared_v = incoming.shared_v.to(device).contiguous();
   state_ = std::move(incoming);
+  codebook_on_device_ = at::Tensor();
 }
 
 }  // namespace blockscope::optimizers

@@ -9,8 +9,11 @@
 // are checked for finiteness per tensor; policy `error` throws naming the
 // tensor before any state changes, policy `skip` leaves that tensor's
 // parameter and state untouched (its step count does not advance, its ranges
-// do not feed shared v) and counts it. A parameter without a gradient is left
-// alone and not counted. Step counts are per tensor (bias correction).
+// do not feed shared v) and counts it — the kernels read the check's flags
+// on the device, so the step is queued without the host waiting for them
+// (skipped_tensor_steps and state_tensors wait when read). A parameter without
+// a gradient is left alone and not counted. Step counts are per tensor (bias
+// correction).
 // Gefen's codebook is learned at the first step with a finite gradient, from
 // that step's gradients, and never again (a checkpoint restores it).
 // bf16+intN weights: at construction each parameter is replaced by bf16(θ)
@@ -27,10 +30,12 @@
 #include <torch/optim/optimizer.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "optimizers/kernels.h"
 #include "optimizers/spec.h"
 #include "optimizers/state_components.h"
 #include "optimizers/state_layout.h"
@@ -121,13 +126,19 @@ class BlockOptimizer : public torch::optim::Optimizer {
   const OptimizerSpec& spec() const { return layout_.spec; }
   NonFinitePolicy policy() const { return policy_; }
   StateBytes state_bytes() const { return layout_.bytes(); }
-  std::int64_t skipped_tensor_steps() const { return state_.skipped; }
+  std::int64_t skipped_tensor_steps() const {
+    settle();
+    return state_.skipped;
+  }
   // The parameters in layout().tensors order.
   const std::vector<NamedTensor>& named_parameters() const { return named_; }
   // Options of the group holding layout().tensors[i].
   const BlockOptimizerOptions& tensor_options(std::size_t i) const;
 
-  const OptimizerState& state_tensors() const { return state_; }
+  const OptimizerState& state_tensors() const {
+    settle();
+    return state_;
+  }
   // Replaces the whole state (checkpoint restore). Throws, changing nothing,
   // unless every tensor matches the current one in dtype and size and the
   // codebook is empty or of 256 entries (codebook spec only, and present once
@@ -138,13 +149,26 @@ class BlockOptimizer : public torch::optim::Optimizer {
   struct Plan;
   Plan plan(bool commit);
   void run(Plan& plan);
+  // Applies the last step's finiteness flags once the host has them: each
+  // tensor the step skipped gets its step count back and counts as skipped.
+  void settle() const;
+
+  // The last committed step's check when it ran with skip_if (policy skip).
+  struct PendingCheck {
+    FiniteCheck check;
+    std::vector<std::size_t> tensors;  // in the order of the check's flags
+  };
 
   partition::Partition partition_;
   StateLayout layout_;
   NonFinitePolicy policy_;
   std::vector<NamedTensor> named_;
   std::vector<std::size_t> group_of_;  // tensor → param group
-  OptimizerState state_;
+  // Logically const accessors settle() the pending check first, so these two
+  // are mutable.
+  mutable OptimizerState state_;
+  mutable std::optional<PendingCheck> pending_;
+  at::Tensor codebook_on_device_;  // state_.codebook on the parameters' device, once used
 };
 
 }  // namespace blockscope::optimizers

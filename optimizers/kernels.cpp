@@ -46,17 +46,29 @@ std::vector<float> learn_codebook(KernelDevice device, const StateLayout& layout
 #endif
 }
 
-std::vector<bool> all_finite(KernelDevice device, const std::vector<const float*>& values,
-                             const std::vector<std::int64_t>& sizes, const CudaPlacement& placement) {
-  if (values.size() != sizes.size()) throw std::invalid_argument("all_finite: one size per array is needed");
+const std::vector<bool>& FiniteCheck::finite() {
+  if (!ready_) {
+    known_ = wait_ ? wait_() : std::vector<bool>{};
+    wait_ = nullptr;
+    ready_ = true;
+  }
+  return known_;
+}
+
+FiniteCheck check_finite(KernelDevice device, const std::vector<const float*>& values,
+                         const std::vector<std::int64_t>& sizes, std::uint8_t* flags, const CudaPlacement& placement) {
+  if (values.size() != sizes.size()) throw std::invalid_argument("check_finite: one size per array is needed");
   if (device == KernelDevice::cpu) {
     std::vector<bool> finite(values.size());
-    for (std::size_t i = 0; i < values.size(); ++i) finite[i] = all_finite_cpu(values[i], sizes[i]);
-    return finite;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      finite[i] = all_finite_cpu(values[i], sizes[i]);
+      flags[i] = finite[i] ? 0 : 1;
+    }
+    return FiniteCheck(std::move(finite));
   }
   require_cuda_once();
 #ifdef BLOCKSCOPE_WITH_CUDA
-  return all_finite_cuda(values, sizes, placement);
+  return FiniteCheck(check_finite_cuda(values, sizes, flags, placement));
 #else
   throw std::logic_error("unreachable: require_cuda() throws in a build without CUDA");
 #endif

@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <utility>
 #include <vector>
 
 #include "optimizers/cpu/step.h"
@@ -28,10 +30,30 @@ void run_step(KernelDevice device, const StateLayout& layout, const std::vector<
 std::vector<float> learn_codebook(KernelDevice device, const StateLayout& layout,
                                   const std::vector<const float*>& grads, const CudaPlacement& placement = {});
 
-// One flag per array values[i] of sizes[i] elements: true when all are
-// finite. On CUDA one launch and one read-back for the whole list.
-std::vector<bool> all_finite(KernelDevice device, const std::vector<const float*>& values,
-                             const std::vector<std::int64_t>& sizes, const CudaPlacement& placement = {});
+// What the host learns from check_finite: one flag per array, true when all
+// its values are finite. On the CPU known at once; on CUDA finite() waits for
+// the check's own kernel and copy (never for work queued after it) the first
+// time, and returns the same flags after.
+class FiniteCheck {
+ public:
+  FiniteCheck() = default;
+  explicit FiniteCheck(std::vector<bool> known) : known_(std::move(known)), ready_(true) {}
+  explicit FiniteCheck(std::function<std::vector<bool>()> wait) : wait_(std::move(wait)) {}
+  const std::vector<bool>& finite();
+
+ private:
+  std::vector<bool> known_;
+  std::function<std::vector<bool>()> wait_;
+  bool ready_ = false;
+};
+
+// Checks arrays values[i] of sizes[i] elements for NaN and Inf: flags[i]
+// (on `device`, one byte per array) becomes 1 where one is found, else 0 —
+// in stream order on CUDA, so TensorStep::skip_if may point at it and a step
+// can be queued at once — and the host's copy arrives through the FiniteCheck.
+FiniteCheck check_finite(KernelDevice device, const std::vector<const float*>& values,
+                         const std::vector<std::int64_t>& sizes, std::uint8_t* flags,
+                         const CudaPlacement& placement = {});
 
 void split_weights(KernelDevice device, WeightStorage w, float* params, std::int64_t n, std::int8_t* rho8,
                    std::int16_t* rho16, const CudaPlacement& placement = {});

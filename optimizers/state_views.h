@@ -33,6 +33,11 @@ struct TensorStep {
   TensorState out;              // may alias in
   math::StepScalars scalars{};  // this tensor's step (decay = 1 when excluded)
   bool active = true;           // false: skipped entirely
+  // Non-null: a flag on the step's device (check_finite's, kernels.h) read
+  // when the step runs; non-zero skips the tensor as if inactive. Lets the
+  // host queue a step without waiting to learn which gradients are finite.
+  const std::uint8_t* skip_if = nullptr;
+  bool runs() const { return active && (skip_if == nullptr || *skip_if == 0); }  // host memory only
 };
 
 // The global state views: shared v [num_blocks] (v_out may alias v_in; blocks

@@ -83,7 +83,7 @@ void update_shared_v(const StateLayout& layout, const std::vector<TensorStep>& t
   std::vector<std::int64_t> count(blocks, 0);
   std::vector<const math::StepScalars*> scalars(blocks, nullptr);  // β2 of the block's first active tensor
   for (std::size_t i = 0; i < tensors.size(); ++i) {
-    if (!tensors[i].active) continue;
+    if (!tensors[i].runs()) continue;
     const TensorLayout& t = layout.tensors[i];
     const std::vector<double> sums = range_square_sums(t, tensors[i].grad);
     for (std::int64_t k = 0; k < t.blocks.num_ranges(); ++k) {
@@ -275,7 +275,7 @@ void step_cpu(const StateLayout& layout, const std::vector<TensorStep>& tensors,
   if (layout.spec.m == FirstMoment::codebook) lookup.emplace(global.codebook);
   const UpdateFn update = pick(layout.spec);
   for (std::size_t i = 0; i < tensors.size(); ++i) {
-    if (tensors[i].active && layout.tensors[i].numel > 0) {
+    if (tensors[i].runs() && layout.tensors[i].numel > 0) {
       update(layout.tensors[i], tensors[i], global, lookup ? &*lookup : nullptr);
     }
   }

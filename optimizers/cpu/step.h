@@ -22,9 +22,10 @@
 //     m_used / (√v/√(1−β2^t) + eps) with m_used = c[q_new]·s_new for the
 //     codebook, else the fp32 m; then m, v, θ stored in their formats.
 // Results are identical for any OpenMP thread count: every reduction has a
-// fixed order (sums) or is exact (max). Inactive tensors (non-finite gradient,
-// policy skip) are not touched. Not here: allocation, device routing, non-fp32
-// gradients, the step counter (scalars come in per tensor).
+// fixed order (sums) or is exact (max). Inactive tensors (active false or
+// skip_if set: a non-finite gradient under policy skip) are not touched. Not
+// here: allocation, device routing, non-fp32 gradients, the step counter
+// (scalars come in per tensor).
 #pragma once
 
 #include <cstdint>

@@ -6,14 +6,14 @@
 
 #include <cuda_runtime.h>
 
-#include <cstdlib>
-
 #include <algorithm>
 #include <cub/device/device_radix_sort.cuh>
-#include <limits>
+#include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
+#include "optimizers/cuda/launch.cuh"
 #include "optimizers/element_update.h"
 #include "optimizers/math/bf16.h"
 #include "optimizers/math/codebook.h"
@@ -24,82 +24,10 @@
 #include "optimizers/spec_dispatch.h"
 
 namespace blockscope::optimizers {
+using namespace cuda;  // launch.cuh: the launch table, scratch, checks
 namespace {
 
-constexpr std::int64_t kChunk = 65536;    // elements per thread block (multi_tensor_apply)
-constexpr int kThreads = 512;             // threads per chunk
-constexpr std::int64_t kSumChunk = 4096;  // must equal kSumChunk of cpu/step.cpp (Σ g² order)
-constexpr int kLinearThreads = 256;       // one thread per piece / range / block / group
 constexpr unsigned kFullMask = 0xFFFFFFFFu;
-// The stream of the call in progress on this thread (PlacementScope sets it).
-thread_local cudaStream_t launch_stream = nullptr;
-static_assert(kChunk % kSumChunk == 0 && kChunk % math::kStateGroupSize == 0 && kThreads % 32 == 0,
-              "chunks hold whole 32-element tiles");
-
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string("CUDA optimizer kernels: ") + what + ": " + cudaGetErrorString(err));
-}
-
-unsigned grid_for(std::int64_t items, int threads) { return static_cast<unsigned>((items + threads - 1) / threads); }
-
-// Segments (state_layout.h) or partition ranges on the device: uniform
-// `period`, or explicit boundaries [count + 1].
-struct DeviceSegments {
-  std::int64_t period = 0;
-  const std::int64_t* bounds = nullptr;
-  std::int64_t count = 0;
-
-  __device__ std::int64_t begin(std::int64_t k) const { return period > 0 ? k * period : bounds[k]; }
-  __device__ std::int64_t end(std::int64_t k) const { return period > 0 ? (k + 1) * period : bounds[k + 1]; }
-  // Segment holding element i (last k with begin(k) <= i), as Segments::index_of.
-  __device__ std::int64_t index_of(std::int64_t i) const {
-    if (period > 0) return i / period;
-    std::int64_t lo = 0, hi = count - 1;
-    while (lo < hi) {
-      const std::int64_t mid = (lo + hi + 1) / 2;
-      if (bounds[mid] <= i)
-        lo = mid;
-      else
-        hi = mid - 1;
-    }
-    return lo;
-  }
-};
-
-// One active tensor of a launch. Offsets are global over the table: chunk c
-// of the launch belongs to the last tensor with chunk_begin <= c, and so on.
-struct DeviceTensor {
-  TensorStep step;  // device pointers and this step's scalars
-  std::int64_t numel = 0;
-  DeviceSegments ranges;                    // shared-v ranges
-  const std::int64_t* block_ids = nullptr;  // null: range k has id first_block + k
-  std::int64_t first_block = 0;
-  const std::int64_t* piece_offsets = nullptr;  // explicit ranges: [count + 1] prefix of 4096-element pieces
-  DeviceSegments groups;                        // codebook scale groups, or histogram groups
-  std::int64_t chunk_begin = 0, piece_begin = 0, range_begin = 0, group_begin = 0;
-
-  __device__ std::int64_t block_of_range(std::int64_t k) const {
-    return block_ids != nullptr ? block_ids[k] : first_block + k;
-  }
-  __device__ std::int64_t pieces_per_range() const { return (ranges.period + kSumChunk - 1) / kSumChunk; }
-  __device__ std::int64_t range_piece_begin(std::int64_t k) const {
-    return piece_offsets != nullptr ? piece_offsets[k] : k * pieces_per_range();
-  }
-};
-
-// Last tensor whose `field` is <= x (x below the table's total).
-__device__ int find_tensor(const DeviceTensor* t, int count, std::int64_t x, std::int64_t DeviceTensor::*field) {
-  int lo = 0, hi = count - 1;
-  while (lo < hi) {
-    const int mid = (lo + hi + 1) / 2;
-    if (t[mid].*field <= x)
-      lo = mid;
-    else
-      hi = mid - 1;
-  }
-  return lo;
-}
 
 __device__ float warp_max(float x) {
   for (int offset = 16; offset > 0; offset /= 2) x = fmaxf(x, __shfl_xor_sync(kFullMask, x, offset));
@@ -141,7 +69,7 @@ __global__ void square_sum_kernel(const DeviceTensor* tensors, int count, std::i
     }
     const std::int64_t b = t.ranges.begin(k) + (local - t.range_piece_begin(k)) * kSumChunk;
     const std::int64_t e = min(t.ranges.end(k), b + kSumChunk);
-    for (std::int64_t i = b + lane; i < e; i += math::kSquareSumLanes) {
+    for (std::int64_t i = t.skipped() ? e : b + lane; i < e; i += math::kSquareSumLanes) {
       const double x = t.step.grad[i];
       sum += x * x;  // the product is exact in float64: contraction into an fma cannot change it
     }
@@ -164,8 +92,8 @@ __global__ void range_sum_kernel(const DeviceTensor* tensors, int count, std::in
   const std::int64_t first = t.piece_begin + t.range_piece_begin(k), last = t.piece_begin + t.range_piece_begin(k + 1);
   double total = 0.0;
   for (std::int64_t p = first; p < last; ++p) total += partial[p];
-  range_sum[r] = total;
-  range_size[r] = t.ranges.end(k) - t.ranges.begin(k);
+  range_sum[r] = total;  // a skipped tensor's ranges count 0 elements: they do not feed v
+  range_size[r] = t.skipped() ? 0 : t.ranges.end(k) - t.ranges.begin(k);
   range_tensor[r] = ti;
   keys[r] = static_cast<unsigned long long>(t.block_of_range(k));
   order[r] = r;
@@ -182,7 +110,7 @@ __global__ void segment_kernel(std::int64_t ranges, const unsigned long long* ke
 }
 
 // v_b ← β2 v_b + (1−β2)·fp32(Σ/count), ranges in (tensor, range) order; β2
-// from the block's first active tensor; blocks without ranges keep v.
+// from the block's first active tensor; blocks without active ranges keep v.
 __global__ void shared_v_kernel(const DeviceTensor* tensors, std::int64_t blocks, const std::int64_t* seg_begin,
                                 const std::int64_t* seg_end, const std::int64_t* order, const double* range_sum,
                                 const std::int64_t* range_size, const int* range_tensor, const float* v_in,
@@ -190,17 +118,19 @@ __global__ void shared_v_kernel(const DeviceTensor* tensors, std::int64_t blocks
   const std::int64_t b = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (b >= blocks) return;
   const std::int64_t first = seg_begin[b], last = seg_end[b];
-  if (first == last) {
-    v_out[b] = v_in[b];
-    return;
-  }
   double sum = 0.0;
-  std::int64_t elements = 0;
+  std::int64_t elements = 0, first_active = -1;
   for (std::int64_t j = first; j < last; ++j) {
+    if (range_size[order[j]] == 0) continue;  // a skipped tensor's range
+    if (first_active < 0) first_active = j;
     sum += range_sum[order[j]];
     elements += range_size[order[j]];
   }
-  const math::StepScalars sc = tensors[range_tensor[order[first]]].step.scalars;
+  if (elements == 0) {
+    v_out[b] = v_in[b];
+    return;
+  }
+  const math::StepScalars sc = tensors[range_tensor[order[first_active]]].step.scalars;
   v_out[b] = math::second_moment(v_in[b], static_cast<float>(sum / static_cast<double>(elements)), sc);
 }
 
@@ -220,6 +150,7 @@ __global__ void __launch_bounds__(kThreads)
     __syncthreads();
   }
   const DeviceTensor t = tensors[find_tensor(tensors, count, blockIdx.x, &DeviceTensor::chunk_begin)];
+  if (t.skipped()) return;  // uniform over the thread block: one tensor per chunk
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const std::int64_t begin = (blockIdx.x - t.chunk_begin) * kChunk, end = min(t.numel, begin + kChunk);
   for (std::int64_t base = begin + warp * 32; base < end; base += kThreads) {
@@ -255,7 +186,7 @@ __global__ void store_scales_kernel(const DeviceTensor* tensors, int count, std:
   const std::int64_t k = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (k >= groups) return;
   const DeviceTensor& t = tensors[find_tensor(tensors, count, k, &DeviceTensor::group_begin)];
-  t.step.out.m_scale[k - t.group_begin] = scales[k];
+  if (!t.skipped()) t.step.out.m_scale[k - t.group_begin] = scales[k];
 }
 
 // ---------------------------------------------------------------------------
@@ -270,6 +201,7 @@ __global__ void __launch_bounds__(kThreads) update_kernel(const DeviceTensor* te
     __syncthreads();
   }
   const DeviceTensor t = tensors[find_tensor(tensors, count, blockIdx.x, &DeviceTensor::chunk_begin)];
+  if (t.skipped()) return;  // uniform over the thread block: one tensor per chunk
   const TensorStep& s = t.step;
   const math::StepScalars& sc = s.scalars;
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -343,13 +275,13 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-__global__ void __launch_bounds__(kThreads) finite_kernel(const DeviceTensor* tensors, int count, unsigned char* bad) {
-  const int ti = find_tensor(tensors, count, blockIdx.x, &DeviceTensor::chunk_begin);
-  const DeviceTensor& t = tensors[ti];
+// bad[t.source] = 1 for arrays with a NaN or Inf (bad zeroed beforehand).
+__global__ void __launch_bounds__(kThreads) finite_kernel(const DeviceTensor* tensors, int count, std::uint8_t* bad) {
+  const DeviceTensor& t = tensors[find_tensor(tensors, count, blockIdx.x, &DeviceTensor::chunk_begin)];
   const std::int64_t begin = (blockIdx.x - t.chunk_begin) * kChunk, end = min(t.numel, begin + kChunk);
   bool any = false;
   for (std::int64_t i = begin + threadIdx.x; i < end; i += kThreads) any = any || !isfinite(t.step.grad[i]);
-  if (__syncthreads_or(any) && threadIdx.x == 0) bad[ti] = 1;
+  if (__syncthreads_or(any) && threadIdx.x == 0) bad[t.source] = 1;
 }
 
 __global__ void split_kernel(std::int32_t levels, float* params, std::int64_t n, std::int8_t* rho8,
@@ -363,136 +295,6 @@ __global__ void split_kernel(std::int32_t levels, float* params, std::int64_t n,
   }
 }
 
-// ---------------------------------------------------------------------------
-// Host side: the per-launch table and one stream-ordered scratch allocation.
-
-// Byte offsets first, then one cudaMallocAsync; freed stream-ordered.
-class Arena {
- public:
-  template <class T>
-  std::size_t reserve(std::int64_t count) {
-    const std::size_t offset = (size_ + 255) / 256 * 256;
-    size_ = offset + static_cast<std::size_t>(count) * sizeof(T);
-    return offset;
-  }
-  void allocate() { check(cudaMallocAsync(&base_, std::max<std::size_t>(size_, 1), launch_stream), "cudaMallocAsync"); }
-  template <class T>
-  T* at(std::size_t offset) const {
-    return reinterpret_cast<T*>(static_cast<char*>(base_) + offset);
-  }
-  ~Arena() {
-    if (base_ != nullptr) cudaFreeAsync(base_, launch_stream);
-  }
-
- private:
-  std::size_t size_ = 0;
-  void* base_ = nullptr;
-};
-
-enum class Groups { none, scale, histogram };
-
-// The DeviceTensor table of one launch, built on the host: explicit
-// boundaries, ids and piece offsets go to `extras` and are pointed at once
-// the arena exists.
-class Table {
- public:
-  // Entries for steps[i] (numel of layout tensor i) where include[i].
-  Table(const StateLayout* layout, const std::vector<TensorStep>& steps, const std::vector<std::int64_t>& numels,
-        const std::vector<bool>& include, bool with_ranges, Groups groups) {
-    for (std::size_t i = 0; i < steps.size(); ++i) {
-      if (!include[i] || numels[i] == 0) continue;
-      DeviceTensor d;
-      d.step = steps[i];
-      d.numel = numels[i];
-      d.chunk_begin = chunks;
-      chunks += (d.numel + kChunk - 1) / kChunk;
-      Pending p;
-      if (with_ranges) {
-        const partition::TensorBlocks& b = layout->tensors[i].blocks;
-        d.ranges.period = b.period;
-        d.ranges.count = b.num_ranges();
-        d.first_block = b.first_block;
-        d.piece_begin = pieces;
-        d.range_begin = ranges;
-        ranges += d.ranges.count;
-        if (b.period > 0) {
-          pieces += d.ranges.count * ((b.period + kSumChunk - 1) / kSumChunk);
-        } else {
-          p.bounds = add(b.boundaries);
-          std::vector<std::int64_t> offsets(b.boundaries.size(), 0);
-          for (std::size_t k = 0; k + 1 < b.boundaries.size(); ++k) {
-            offsets[k + 1] = offsets[k] + (b.boundaries[k + 1] - b.boundaries[k] + kSumChunk - 1) / kSumChunk;
-          }
-          pieces += offsets.back();
-          p.piece_offsets = add(offsets);
-        }
-        if (!b.block_ids.empty()) p.block_ids = add(b.block_ids);
-      }
-      if (groups != Groups::none) {
-        const Segments& s =
-            groups == Groups::scale ? layout->tensors[i].scale_groups : layout->tensors[i].histogram_groups;
-        d.groups.period = s.period;
-        d.groups.count = s.count();
-        d.group_begin = group_total;
-        group_total += d.groups.count;
-        if (s.period == 0) p.group_bounds = add(s.boundaries);
-      }
-      entries.push_back(d);
-      pending.push_back(p);
-    }
-  }
-
-  void reserve(Arena& arena) {
-    table_at_ = arena.reserve<DeviceTensor>(static_cast<std::int64_t>(entries.size()));
-    extras_at_ = arena.reserve<std::int64_t>(static_cast<std::int64_t>(extras_.size()));
-  }
-
-  // Points the entries at the arena's extras and uploads both (one copy each;
-  // pageable sources are staged by the driver, so they may go out of scope).
-  const DeviceTensor* upload(const Arena& arena) {
-    const std::int64_t* extras = arena.at<std::int64_t>(extras_at_);
-    auto point = [&](std::size_t offset) { return offset == kNone ? nullptr : extras + offset; };
-    for (std::size_t k = 0; k < entries.size(); ++k) {
-      entries[k].ranges.bounds = point(pending[k].bounds);
-      entries[k].piece_offsets = point(pending[k].piece_offsets);
-      entries[k].block_ids = point(pending[k].block_ids);
-      entries[k].groups.bounds = point(pending[k].group_bounds);
-    }
-    DeviceTensor* table = arena.at<DeviceTensor>(table_at_);
-    if (!entries.empty()) {
-      check(cudaMemcpyAsync(table, entries.data(), entries.size() * sizeof(DeviceTensor), cudaMemcpyHostToDevice,
-                            launch_stream),
-            "table upload");
-    }
-    if (!extras_.empty()) {
-      check(cudaMemcpyAsync(arena.at<std::int64_t>(extras_at_), extras_.data(), extras_.size() * sizeof(std::int64_t),
-                            cudaMemcpyHostToDevice, launch_stream),
-            "table upload");
-    }
-    return table;
-  }
-
-  int count() const { return static_cast<int>(entries.size()); }
-
-  std::vector<DeviceTensor> entries;
-  std::int64_t chunks = 0, pieces = 0, ranges = 0, group_total = 0;
-
- private:
-  static constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
-  struct Pending {
-    std::size_t bounds = kNone, piece_offsets = kNone, block_ids = kNone, group_bounds = kNone;
-  };
-  std::size_t add(const std::vector<std::int64_t>& values) {
-    const std::size_t at = extras_.size();
-    extras_.insert(extras_.end(), values.begin(), values.end());
-    return at;
-  }
-
-  std::vector<Pending> pending;
-  std::vector<std::int64_t> extras_;
-  std::size_t table_at_ = 0, extras_at_ = 0;
-};
-
 std::vector<std::int64_t> numels_of(const StateLayout& layout) {
   std::vector<std::int64_t> n;
   for (const TensorLayout& t : layout.tensors) n.push_back(t.numel);
@@ -504,40 +306,6 @@ int key_bits(std::int64_t blocks) {
   while (bits < 63 && (std::int64_t{1} << bits) < blocks) ++bits;
   return bits;
 }
-
-// After each launch: the launch error (no host sync); with
-// BLOCKSCOPE_CUDA_SYNC_CHECK=1 in the environment also a synchronisation and
-// the kernel's own error, so a fault names the kernel that caused it.
-void launched(const char* what) {
-  check(cudaGetLastError(), what);
-  static const bool sync_check = [] {
-    const char* value = std::getenv("BLOCKSCOPE_CUDA_SYNC_CHECK");
-    return value != nullptr && std::string(value) != "0" && std::string(value) != "";
-  }();
-  if (sync_check) check(cudaStreamSynchronize(launch_stream), what);
-}
-
-// For one call: makes placement.device current and launches on
-// placement.stream; restores the caller's device afterwards.
-class PlacementScope {
- public:
-  explicit PlacementScope(const CudaPlacement& placement) {
-    check(cudaGetDevice(&caller_device_), "cudaGetDevice");
-    if (placement.device != caller_device_) check(cudaSetDevice(placement.device), "cudaSetDevice");
-    launch_stream = static_cast<cudaStream_t>(placement.stream);
-    switched_ = placement.device != caller_device_;
-  }
-  ~PlacementScope() {
-    launch_stream = nullptr;
-    if (switched_) cudaSetDevice(caller_device_);
-  }
-  PlacementScope(const PlacementScope&) = delete;
-  PlacementScope& operator=(const PlacementScope&) = delete;
-
- private:
-  int caller_device_ = 0;
-  bool switched_ = false;
-};
 
 }  // namespace
 
@@ -576,7 +344,7 @@ void step_cuda(const StateLayout& layout, const std::vector<TensorStep>& tensors
       check(cub::DeviceRadixSort::SortPairs(
                 nullptr, sort_temp_bytes, static_cast<const unsigned long long*>(nullptr),
                 static_cast<unsigned long long*>(nullptr), static_cast<const std::int64_t*>(nullptr),
-                static_cast<std::int64_t*>(nullptr), ranges, 0, key_bits(blocks), launch_stream),
+                static_cast<std::int64_t*>(nullptr), ranges, 0, key_bits(blocks), launch_stream()),
             "radix sort size");
     }
     sort_temp_at = arena.reserve<unsigned char>(static_cast<std::int64_t>(sort_temp_bytes));
@@ -589,16 +357,16 @@ void step_cuda(const StateLayout& layout, const std::vector<TensorStep>& tensors
   if (shared && blocks > 0) {
     auto* seg_begin = arena.at<std::int64_t>(seg_begin_at);
     auto* seg_end = arena.at<std::int64_t>(seg_end_at);
-    check(cudaMemsetAsync(seg_begin, 0, blocks * sizeof(std::int64_t), launch_stream), "memset");
-    check(cudaMemsetAsync(seg_end, 0, blocks * sizeof(std::int64_t), launch_stream), "memset");
+    check(cudaMemsetAsync(seg_begin, 0, blocks * sizeof(std::int64_t), launch_stream()), "memset");
+    check(cudaMemsetAsync(seg_end, 0, blocks * sizeof(std::int64_t), launch_stream()), "memset");
     if (ranges > 0) {
       auto* partial = arena.at<double>(partial_at);
       if (table.pieces > 0) {
         square_sum_kernel<<<grid_for(table.pieces * math::kSquareSumLanes, kLinearThreads), kLinearThreads, 0,
-                            launch_stream>>>(d, count, table.pieces, partial);
+                            launch_stream()>>>(d, count, table.pieces, partial);
         launched("square_sum_kernel");
       }
-      range_sum_kernel<<<grid_for(ranges, kLinearThreads), kLinearThreads, 0, launch_stream>>>(
+      range_sum_kernel<<<grid_for(ranges, kLinearThreads), kLinearThreads, 0, launch_stream()>>>(
           d, count, ranges, partial, arena.at<double>(sum_at), arena.at<std::int64_t>(size_at),
           arena.at<int>(tensor_at), arena.at<unsigned long long>(keys_at), arena.at<std::int64_t>(order_at));
       launched("range_sum_kernel");
@@ -606,13 +374,13 @@ void step_cuda(const StateLayout& layout, const std::vector<TensorStep>& tensors
       check(cub::DeviceRadixSort::SortPairs(
                 arena.at<void>(sort_temp_at), sort_temp_bytes, arena.at<unsigned long long>(keys_at),
                 arena.at<unsigned long long>(keys_sorted_at), arena.at<std::int64_t>(order_at),
-                arena.at<std::int64_t>(order_sorted_at), ranges, 0, key_bits(blocks), launch_stream),
+                arena.at<std::int64_t>(order_sorted_at), ranges, 0, key_bits(blocks), launch_stream()),
             "radix sort");
-      segment_kernel<<<grid_for(ranges, kLinearThreads), kLinearThreads, 0, launch_stream>>>(
+      segment_kernel<<<grid_for(ranges, kLinearThreads), kLinearThreads, 0, launch_stream()>>>(
           ranges, arena.at<unsigned long long>(keys_sorted_at), seg_begin, seg_end);
       launched("segment_kernel");
     }
-    shared_v_kernel<<<grid_for(blocks, kLinearThreads), kLinearThreads, 0, launch_stream>>>(
+    shared_v_kernel<<<grid_for(blocks, kLinearThreads), kLinearThreads, 0, launch_stream()>>>(
         d, blocks, seg_begin, seg_end, arena.at<std::int64_t>(order_sorted_at), arena.at<double>(sum_at),
         arena.at<std::int64_t>(size_at), arena.at<int>(tensor_at), global.v_in, global.v_out);
     launched("shared_v_kernel");
@@ -620,16 +388,16 @@ void step_cuda(const StateLayout& layout, const std::vector<TensorStep>& tensors
   if (table.chunks == 0) return;
   float* scales = codebook ? arena.at<float>(scales_at) : nullptr;
   if (codebook && table.group_total > 0) {
-    check(cudaMemsetAsync(scales, 0, table.group_total * sizeof(float), launch_stream), "memset");
-    group_absmax_kernel<AbsmaxOf::momentum><<<static_cast<unsigned>(table.chunks), kThreads, 0, launch_stream>>>(
+    check(cudaMemsetAsync(scales, 0, table.group_total * sizeof(float), launch_stream()), "memset");
+    group_absmax_kernel<AbsmaxOf::momentum><<<static_cast<unsigned>(table.chunks), kThreads, 0, launch_stream()>>>(
         d, count, global.codebook, reinterpret_cast<unsigned*>(scales));
     launched("group_absmax_kernel");
   }
-  pick(spec)<<<static_cast<unsigned>(table.chunks), kThreads, 0, launch_stream>>>(d, count, global.v_out,
-                                                                                  global.codebook, scales);
+  pick(spec)<<<static_cast<unsigned>(table.chunks), kThreads, 0, launch_stream()>>>(d, count, global.v_out,
+                                                                                    global.codebook, scales);
   launched("update_kernel");
   if (codebook && table.group_total > 0) {
-    store_scales_kernel<<<grid_for(table.group_total, kLinearThreads), kLinearThreads, 0, launch_stream>>>(
+    store_scales_kernel<<<grid_for(table.group_total, kLinearThreads), kLinearThreads, 0, launch_stream()>>>(
         d, count, table.group_total, scales);
     launched("store_scales_kernel");
   }
@@ -657,49 +425,49 @@ std::vector<float> learn_codebook_cuda(const StateLayout& layout, const std::vec
   const DeviceTensor* d = table.upload(arena);
   auto* absmax = arena.at<float>(absmax_at);
   auto* counts = arena.at<unsigned long long>(counts_at);
-  check(cudaMemsetAsync(absmax, 0, table.group_total * sizeof(float), launch_stream), "memset");
-  check(cudaMemsetAsync(counts, 0, math::kHistogramBins * sizeof(unsigned long long), launch_stream), "memset");
+  check(cudaMemsetAsync(absmax, 0, table.group_total * sizeof(float), launch_stream()), "memset");
+  check(cudaMemsetAsync(counts, 0, math::kHistogramBins * sizeof(unsigned long long), launch_stream()), "memset");
   const unsigned grid = static_cast<unsigned>(table.chunks);
   group_absmax_kernel<AbsmaxOf::gradient>
-      <<<grid, kThreads, 0, launch_stream>>>(d, table.count(), nullptr, reinterpret_cast<unsigned*>(absmax));
+      <<<grid, kThreads, 0, launch_stream()>>>(d, table.count(), nullptr, reinterpret_cast<unsigned*>(absmax));
   launched("group_absmax_kernel");
-  histogram_kernel<<<grid, kThreads, 0, launch_stream>>>(d, table.count(), absmax, counts);
+  histogram_kernel<<<grid, kThreads, 0, launch_stream()>>>(d, table.count(), absmax, counts);
   launched("histogram_kernel");
   std::vector<unsigned long long> host(math::kHistogramBins);
   check(cudaMemcpyAsync(host.data(), counts, host.size() * sizeof(unsigned long long), cudaMemcpyDeviceToHost,
-                        launch_stream),
+                        launch_stream()),
         "histogram read-back");
-  check(cudaStreamSynchronize(launch_stream), "histogram read-back");
+  check(cudaStreamSynchronize(launch_stream()), "histogram read-back");
   return math::learn_codebook(std::vector<std::int64_t>(host.begin(), host.end()));
 }
 
-std::vector<bool> all_finite_cuda(const std::vector<const float*>& values, const std::vector<std::int64_t>& sizes,
-                                  const CudaPlacement& placement) {
+std::function<std::vector<bool>()> check_finite_cuda(const std::vector<const float*>& values,
+                                                     const std::vector<std::int64_t>& sizes, std::uint8_t* flags,
+                                                     const CudaPlacement& placement) {
   const PlacementScope scope(placement);
-  if (values.size() != sizes.size()) throw std::invalid_argument("all_finite_cuda: one size per array is needed");
+  if (values.size() != sizes.size()) throw std::invalid_argument("check_finite_cuda: one size per array is needed");
+  if (values.empty()) return [] { return std::vector<bool>{}; };
+  check(cudaMemsetAsync(flags, 0, values.size(), launch_stream()), "memset");
   std::vector<TensorStep> steps(values.size());
   for (std::size_t i = 0; i < values.size(); ++i) steps[i].grad = values[i];
   const std::vector<bool> include(values.size(), true);
   Table table(nullptr, steps, sizes, include, false, Groups::none);
-  std::vector<bool> finite(values.size(), true);
-  if (table.chunks == 0) return finite;
-  Arena arena;
-  table.reserve(arena);
-  const std::size_t bad_at = arena.reserve<unsigned char>(table.count());
-  arena.allocate();
-  const DeviceTensor* d = table.upload(arena);
-  auto* bad = arena.at<unsigned char>(bad_at);
-  check(cudaMemsetAsync(bad, 0, static_cast<std::size_t>(table.count()), launch_stream), "memset");
-  finite_kernel<<<static_cast<unsigned>(table.chunks), kThreads, 0, launch_stream>>>(d, table.count(), bad);
-  launched("finite_kernel");
-  std::vector<unsigned char> host(static_cast<std::size_t>(table.count()));
-  check(cudaMemcpyAsync(host.data(), bad, host.size(), cudaMemcpyDeviceToHost, launch_stream), "finite read-back");
-  check(cudaStreamSynchronize(launch_stream), "finite read-back");
-  std::size_t k = 0;
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (sizes[i] > 0) finite[i] = host[k++] == 0;
+  if (table.chunks > 0) {
+    Arena arena;
+    table.reserve(arena);
+    arena.allocate();
+    const DeviceTensor* d = table.upload(arena);
+    finite_kernel<<<static_cast<unsigned>(table.chunks), kThreads, 0, launch_stream()>>>(d, table.count(), flags);
+    launched("finite_kernel");
   }
-  return finite;
+  auto readback = std::make_shared<HostReadback>(flags, values.size());
+  const std::size_t count = values.size();
+  return [readback, count] {
+    const unsigned char* bad = readback->wait();
+    std::vector<bool> finite(count);
+    for (std::size_t i = 0; i < count; ++i) finite[i] = bad[i] == 0;
+    return finite;
+  };
 }
 
 void split_weights_cuda(WeightStorage w, float* params, std::int64_t n, std::int8_t* rho8, std::int16_t* rho16,
@@ -708,7 +476,7 @@ void split_weights_cuda(WeightStorage w, float* params, std::int64_t n, std::int
   if (w == WeightStorage::fp32 || n == 0) return;
   const std::int32_t levels = w == WeightStorage::bf16_int16 ? math::kRhoLevelsInt16 : math::kRhoLevelsInt8;
   const unsigned grid = static_cast<unsigned>(std::min<std::int64_t>((n + kThreads - 1) / kThreads, 65535));
-  split_kernel<<<grid, kThreads, 0, launch_stream>>>(levels, params, n, rho8, rho16);
+  split_kernel<<<grid, kThreads, 0, launch_stream()>>>(levels, params, n, rho8, rho16);
   launched("split_kernel");
 }
 

@@ -12,16 +12,19 @@
 // Multi-tensor launches (PyTorch multi_tensor_apply style): one launch per
 // pass over every active tensor, 65 536-element chunks of 512 threads, a
 // per-step device table of the tensors (TensorStep, block structure; explicit
-// boundaries and ids only where a tensor has them) uploaded with one
-// cudaMemcpyAsync; scratch from one cudaMallocAsync. Every call runs on
+// boundaries and ids only where a tensor has them; cuda/launch.cuh) copied up
+// from pinned staging; scratch from one cudaMallocAsync. Every call runs on
 // placement.device (switched to and back) and queues its work on
-// placement.stream — the caller passes torch's current stream — and the step
-// has no host synchronisation. all_finite_cuda and
-// learn_codebook_cuda read one small result back (their callers need it on
-// the host). Not here: non-fp32 gradients, CUDA graphs.
+// placement.stream — the caller passes torch's current stream. The step has no
+// host synchronisation: tensors whose TensorStep::skip_if flag is set on the
+// device are skipped by the kernels themselves; check_finite_cuda's flags come
+// back to pinned memory behind the check, waited for only when the caller
+// asks; learn_codebook_cuda (first step only) reads its histogram back.
+// Not here: non-fp32 gradients, CUDA graphs.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "optimizers/cpu/step.h"
@@ -40,10 +43,12 @@ void step_cuda(const StateLayout& layout, const std::vector<TensorStep>& tensors
 std::vector<float> learn_codebook_cuda(const StateLayout& layout, const std::vector<const float*>& grads,
                                        const CudaPlacement& placement);
 
-// One flag per device array values[i] of sizes[i] elements: true when all are
-// finite. One launch, one read-back.
-std::vector<bool> all_finite_cuda(const std::vector<const float*>& values, const std::vector<std::int64_t>& sizes,
-                                  const CudaPlacement& placement);
+// check_finite (kernels.h) on device arrays: flags (device, one byte per
+// array) set in stream order by one launch, then copied to pinned host
+// memory; the returned function waits for that copy alone.
+std::function<std::vector<bool>()> check_finite_cuda(const std::vector<const float*>& values,
+                                                     const std::vector<std::int64_t>& sizes, std::uint8_t* flags,
+                                                     const CudaPlacement& placement);
 
 // split_weights_cpu on device pointers.
 void split_weights_cuda(WeightStorage w, float* params, std::int64_t n, std::int8_t* rho8, std::int16_t* rho16,

@@ -6,7 +6,9 @@
 // shared-v block spanning two tensors, one spanning tensors through explicit
 // ids, blocks larger than a 512-thread block (rows of 1000, a whole tensor of
 // 70 001, a range crossing a chunk boundary), per-element blocks and explicit
-// boundaries. Also learn_codebook, all_finite and split_weights.
+// boundaries; another tensor skipped through a device flag (TensorStep::
+// skip_if, as check_finite leaves it). Also learn_codebook, check_finite and
+// split_weights.
 //
 // Agreement expected: BITWISE for everything — parameters, ρ, every state
 // component, shared v and the codebook. Elementwise parts call the same math
@@ -218,13 +220,19 @@ void compare_steps(const std::string& spec_text, const partition::Partition& par
       std::memcpy(codebook.host.data(), on_host.data(), codebook.host.size());
       codebook.upload();
     }
+    // Step 2 skips b.weight (its row 1 shares block 2 with d.weight) and
+    // ln.weight through device flags, as check_finite leaves them.
+    Buffer skip(count);
+    for (std::size_t i = 0; i < count; ++i) skip.host[i] = step == 2 && (i == 1 || i == 5) ? 1 : 0;
+    skip.upload();
     std::vector<TensorStep> host_steps(count), device_steps(count);
     for (std::size_t i = 0; i < count; ++i) {
       const bool active = !(step == 1 && i == 3);
-      if (active) ++step_of[i];
+      if (active && skip.host[i] == 0) ++step_of[i];
       for (bool device : {false, true}) {
         TensorStep& s = device ? device_steps[i] : host_steps[i];
         s.active = active;
+        s.skip_if = device ? skip.d<std::uint8_t>() + i : skip.h<std::uint8_t>() + i;
         s.scalars = math::make_step_scalars(1e-2, 0.9, 0.95, 1e-8, layout.tensors[i].decays ? 0.1 : 0.0,
                                             std::max<std::int64_t>(step_of[i], 1));
         s.grad = device ? b[i].grad->d<float>() : b[i].grad->h<float>();
@@ -282,7 +290,7 @@ TEST(CudaStep, AUserStreamMatchesTheCpuBitwise) {
   check(cudaStreamDestroy(stream));
 }
 
-TEST(CudaStep, AllFiniteMatchesTheCpu) {
+TEST(CudaStep, CheckFiniteMatchesTheCpu) {
   SKIP_WITHOUT_GPU();
   const std::vector<std::int64_t> sizes = {0, 37, 65536, 65537, 131073, 5};
   std::vector<std::unique_ptr<Buffer>> arrays;
@@ -299,8 +307,15 @@ TEST(CudaStep, AllFiniteMatchesTheCpu) {
     device.push_back(arrays[k]->d<float>());
   }
   const std::vector<bool> expected = {true, true, false, false, true, false};
-  EXPECT_EQ(all_finite(KernelDevice::cpu, host, sizes), expected);
-  EXPECT_EQ(all_finite(KernelDevice::cuda, device, sizes), expected);
+  const std::vector<std::uint8_t> expected_flags = {0, 0, 1, 1, 0, 1};
+  Buffer flags(sizes.size());
+  std::fill(flags.host.begin(), flags.host.end(), 7);  // every flag must be written, 0 included
+  flags.upload();
+  EXPECT_EQ(check_finite(KernelDevice::cpu, host, sizes, flags.h<std::uint8_t>()).finite(), expected);
+  EXPECT_EQ(std::vector<std::uint8_t>(flags.host.begin(), flags.host.end()), expected_flags);
+  EXPECT_EQ(check_finite(KernelDevice::cuda, device, sizes, flags.d<std::uint8_t>()).finite(), expected);
+  const std::vector<unsigned char> on_device = flags.download();
+  EXPECT_EQ(std::vector<std::uint8_t>(on_device.begin(), on_device.end()), expected_flags);
 }
 
 }  // namespace

@@ -126,6 +126,16 @@ TEST(BlockOptimizer, NonFiniteGradientSkipLeavesTheTensorAlone) {
   EXPECT_EQ(opt.state_tensors().shared_v[0].item<float>(), shared_before[0].item<float>());
   EXPECT_EQ(opt.state_tensors().tensors[1].step, 2);
   EXPECT_FALSE(bitwise_equal(params[1].tensor.detach(), values[1]));
+  // The step ran before the host read the flags (skip_if); the next step's
+  // bias correction still counts only the steps taken.
+  set_gradients(params, 2);
+  params[1].tensor.mutable_grad().view(-1)[0] = -std::numeric_limits<float>::infinity();
+  opt.step();
+  set_gradients(params, 3);
+  opt.step();
+  EXPECT_EQ(opt.skipped_tensor_steps(), 2);
+  EXPECT_EQ(opt.state_tensors().tensors[0].step, 3);
+  EXPECT_EQ(opt.state_tensors().tensors[1].step, 3);
 }
 
 TEST(BlockOptimizer, NonFiniteGradientErrorNamesTheTensorAndChangesNothing) {
