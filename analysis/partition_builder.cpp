@@ -28,29 +28,53 @@ std::vector<std::vector<double>> hessian_statistics(const StatisticSource& sourc
   }
   Minibatches mb =
       open_minibatches(source.model, source.data, source.batch_size, settings.batches, source.seed, source.params);
-  recorded["model"] = mb.model->description();
-  recorded["data"] = mb.dataset.description;
-  recorded["batches"] = settings.batches;
   recorded["batch_size"] = source.batch_size;
-  recorded["seed"] = static_cast<std::int64_t>(source.seed);
-  if (settings.statistic == "squared-gradient") return minibatch_second_moments(*mb.model, mb.batches, progress).v;
+  return measured_statistic(*mb.model, mb.batches, mb.dataset.description, settings, source.seed, progress, recorded);
+}
+
+partition::HessianStrategyOptions merge_options(const HessianStrategySettings& settings) {
+  partition::HessianStrategyOptions options;
+  options.target_blocks = settings.target_blocks;
+  if (!std::isnan(settings.merge_threshold)) options.merge_threshold = settings.merge_threshold;
+  return options;
+}
+
+}  // namespace
+
+std::vector<std::vector<double>> measured_statistic(models::Model& model, const std::vector<data::Batch>& batches,
+                                                    const std::string& data_description,
+                                                    const HessianStrategySettings& settings, std::uint64_t seed,
+                                                    const ProgressCallback& progress, nlohmann::json& recorded) {
+  recorded["statistic"] = settings.statistic;
+  recorded["model"] = model.description();
+  recorded["data"] = data_description;
+  recorded["batches"] = static_cast<std::int64_t>(batches.size());
+  recorded["seed"] = static_cast<std::int64_t>(seed);
+  if (settings.statistic == "squared-gradient") return minibatch_second_moments(model, batches, progress).v;
   if (settings.statistic != "curvature") {
     throw std::runtime_error("unknown statistic '" + settings.statistic +
                              "' for the hessian strategy (use curvature or squared-gradient)");
   }
-  hessian::LossHessian loss_hessian(*mb.model, mb.batches, hessian::HvpSettings{});
+  hessian::LossHessian loss_hessian(model, batches, hessian::HvpSettings{});
   const hessian::ParameterLayout& layout = loss_hessian.layout();
   const hessian::BlockHessian full(loss_hessian, {{0, layout.total()}}, "all");
-  const Eigen::VectorXd diagonal =
-      hessian::hutchinson_diagonal(full, settings.probes, source.seed, [&](int done, int total) {
-        if (progress) progress(done, total);
-      });
+  const Eigen::VectorXd diagonal = hessian::hutchinson_diagonal(full, settings.probes, seed, [&](int done, int total) {
+    if (progress) progress(done, total);
+  });
   recorded["probes"] = settings.probes;
   recorded["hvp_count"] = loss_hessian.num_products();
   return layout.per_tensor(diagonal.data());
 }
 
-}  // namespace
+partition::Partition hessian_partition(models::Model& model, const std::vector<data::Batch>& batches,
+                                       const std::string& data_description, const HessianStrategySettings& settings,
+                                       std::uint64_t seed, const ProgressCallback& progress) {
+  if (batches.empty()) throw std::runtime_error("the hessian strategy needs at least one batch");
+  partition::HessianStrategyOptions options = merge_options(settings);
+  const std::vector<std::vector<double>> stats =
+      measured_statistic(model, batches, data_description, settings, seed, progress, options.settings);
+  return partition::hessian_partition(strategy_inputs(model, {}).model, stats, options);
+}
 
 std::vector<std::vector<float>> batch_gradients(models::Model& model, const data::Batch& batch) {
   model.set_training(true);
@@ -83,9 +107,7 @@ partition::StrategyRegistry strategy_registry(const StatisticSource& source, con
   partition::StrategyRegistry registry;
   registry.add("hessian", "merge neighbouring rows whose curvature (Hutchinson diag H) or E[g²] agrees",
                [source, settings, gradients, progress](const partition::StrategyInputs& in) {
-                 partition::HessianStrategyOptions options;
-                 options.target_blocks = settings.target_blocks;
-                 if (!std::isnan(settings.merge_threshold)) options.merge_threshold = settings.merge_threshold;
+                 partition::HessianStrategyOptions options = merge_options(settings);
                  const std::vector<std::vector<double>> stats =
                      hessian_statistics(source, settings, gradients, progress, options.settings);
                  return partition::hessian_partition(in.model, stats, options);

@@ -37,6 +37,21 @@ struct HessianStrategySettings {
   double merge_threshold = std::nan("");  // unset: see partition::HessianStrategyOptions
 };
 
+// The hessian strategy's per-element statistic (settings.statistic) of
+// `model` over `batches`, per parameter tensor; what describes it (model, data,
+// batches, seed, probes, HVP count) goes into `recorded`.
+std::vector<std::vector<double>> measured_statistic(models::Model& model, const std::vector<data::Batch>& batches,
+                                                    const std::string& data_description,
+                                                    const HessianStrategySettings& settings, std::uint64_t seed,
+                                                    const ProgressCallback& progress, nlohmann::json& recorded);
+
+// The hessian strategy's partition of a given model over given batches
+// (blockscope.partition.hessian: the caller's module and data); the same
+// partition `partition --strategy hessian` builds from those batches.
+partition::Partition hessian_partition(models::Model& model, const std::vector<data::Batch>& batches,
+                                       const std::string& data_description, const HessianStrategySettings& settings,
+                                       std::uint64_t seed, const ProgressCallback& progress = {});
+
 // The gradient of one batch's mean loss per parameter (float32, flattened),
 // with the model in training mode; zeros where the loss does not reach.
 std::vector<std::vector<float>> batch_gradients(models::Model& model, const data::Batch& batch);

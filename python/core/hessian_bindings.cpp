@@ -10,6 +10,7 @@
 
 #include "analysis/coupling_analysis.h"
 #include "analysis/dense_analysis.h"
+#include "analysis/partition_builder.h"
 #include "analysis/spectrum_analysis.h"
 #include "io/h5_file.h"
 #include "io/progress_bar.h"
@@ -108,6 +109,35 @@ template <typename Get>
 Eigen::VectorXd per_block(const hessian::BlockSpectra& s, Get get) {
   Eigen::VectorXd out(Eigen::Index(s.slq.size()));
   for (std::size_t b = 0; b < s.slq.size(); ++b) out[Eigen::Index(b)] = get(s, b);
+  return out;
+}
+
+// The hessian strategy's partition of the archived module over the caller's
+// batches (analysis::hessian_partition); merge_threshold NaN = the default.
+partition::Partition hessian_partition(const std::string& archive, const std::string& description,
+                                       const Batches& batches, const std::string& statistic, int probes,
+                                       std::int64_t target_blocks, double merge_threshold, std::uint64_t seed,
+                                       bool progress) {
+  std::vector<data::Batch> list;
+  for (const auto& [x, y] : batches) list.push_back({x, y});
+  models::TorchScriptModel model(archive, description);
+  analysis::HessianStrategySettings settings;
+  settings.statistic = statistic;
+  settings.probes = probes;
+  settings.batches = static_cast<std::int64_t>(list.size());
+  settings.target_blocks = target_blocks;
+  settings.merge_threshold = merge_threshold;
+  const bool curvature = statistic == "curvature";
+  std::unique_ptr<io::ProgressBar> bar;
+  if (progress)
+    bar = std::make_unique<io::ProgressBar>(curvature ? "hutchinson diag(H)" : "E[g²]",
+                                            curvature ? "HVPs" : "minibatches");
+  partition::Partition out =
+      analysis::hessian_partition(model, list, fmt::format("batches from Python ({})", batches.size()), settings, seed,
+                                  [&](std::int64_t done, std::int64_t total) {
+                                    if (bar) bar->update(done, total);
+                                  });
+  if (bar) bar->finish();
   return out;
 }
 
@@ -253,6 +283,9 @@ void python::register_hessian(py::module_& m) {
         py::arg("settings"), py::arg("progress"), py::call_guard<py::gil_scoped_release>());
   m.def("coupling", &coupling, py::arg("archive"), py::arg("description"), py::arg("batches"), py::arg("inputs"),
         py::arg("probes"), py::arg("progress"), py::call_guard<py::gil_scoped_release>());
+  m.def("hessian_partition", &hessian_partition, py::arg("archive"), py::arg("description"), py::arg("batches"),
+        py::arg("statistic"), py::arg("probes"), py::arg("target_blocks"), py::arg("merge_threshold"), py::arg("seed"),
+        py::arg("progress"), py::call_guard<py::gil_scoped_release>());
 }
 
 }  // namespace blockscope

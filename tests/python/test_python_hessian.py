@@ -4,6 +4,7 @@ same module and data, the dense Hessian equals torch.autograd's, the coupling
 estimate agrees with the exact block norms, and a module that can be neither
 scripted nor traced gets one error saying what to change."""
 import copy
+import json
 
 import h5py
 import numpy as np
@@ -193,3 +194,40 @@ def test_partitions_from_python_equal_the_cli_and_drive_spectrum_and_optimizer(b
     assert opt.summary()["v_blocks"] == 7
     with pytest.raises(RuntimeError, match="another model|no tensor|differs"):
         blockscope.optim.AdamW(nn.Linear(2, 2).named_parameters(), partition=ours)
+
+
+def test_hessian_partition_from_python_equals_the_cli(blockscope_cli, tmp_path):
+    """blockscope.partition.hessian on the caller's module and batches merges exactly as `partition --strategy
+    hessian` does on the same module saved as TorchScript and the same data: block for block, element by element."""
+    torch.manual_seed(0)
+    model = Residual()
+    x, y = _data()
+    torch.jit.save(torch.jit.script(model), str(tmp_path / "m.pt"))
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        f["inputs"], f["targets"] = x.numpy(), y.numpy()
+    names = [name for name, _ in torch.jit.script(model).named_parameters()]
+    sizes = {name: p.numel() for name, p in model.named_parameters()}
+    for statistic in ["curvature", "squared-gradient"]:
+        cli_file = tmp_path / f"{statistic}.h5"
+        blockscope_cli("partition", "-s", "hessian", "--model", tmp_path / "m.pt", "--data", tmp_path / "d.h5",
+                       "--batch-size", 16, "--batches", 2, "--statistic", statistic, "--probes", 3,
+                       "--target-blocks", 12, "--seed", 3, "--out", cli_file)
+        cli = blockscope.partition.load(cli_file)
+        ours = blockscope.partition.hessian(model, _batches(x, y, 16), statistic=statistic, probes=3,
+                                            target_blocks=12, seed=3, progress=False)
+        assert ours.strategy == cli.strategy == "hessian"
+        assert ours.tensor_names == cli.tensor_names == names
+        assert ours.num_blocks == cli.num_blocks == 12 and ours.block_sizes == cli.block_sizes  # rows merged, not per-tensor
+        for name in names:
+            assert [ours.block_of(name, i) for i in range(sizes[name])] == \
+                [cli.block_of(name, i) for i in range(sizes[name])], (statistic, name)
+        recorded, cli_recorded = json.loads(ours.summary_json())["settings"], json.loads(cli.summary_json())["settings"]
+        for key in ["statistic", "batches", "seed"] + (["probes", "hvp_count"] if statistic == "curvature" else []):
+            assert recorded[key] == cli_recorded[key], key
+    assert all(p.grad is None for p in model.parameters())  # the caller's module is untouched
+    with pytest.raises(ValueError, match="statistic must be"):
+        blockscope.partition.hessian(model, [(x, y)], statistic="diag")
+    with pytest.raises(ValueError, match="probes must be"):
+        blockscope.partition.hessian(model, [(x, y)], probes=0)
+    with pytest.raises(ValueError, match="batches is empty"):
+        blockscope.partition.hessian(model, [])
