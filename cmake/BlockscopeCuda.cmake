@@ -7,11 +7,17 @@ if(NOT BLOCKSCOPE_CUDA STREQUAL "OFF")
   endif()
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
-    # Ampere and Hopper (H100/H200). blockscope's CUDA targets get these per
-    # target (blockscope_cuda_target): LibTorch's CMake, run above by
-    # find_package(Torch), sets CMAKE_CUDA_ARCHITECTURES and appends its own
-    # -gencode flags to CMAKE_CUDA_FLAGS for the archs torch was built for.
-    set(BLOCKSCOPE_CUDA_ARCHITECTURES "80;90" CACHE STRING "CUDA architectures of blockscope's kernels (e.g. 90, or 80;90)")
+    # Ampere and Hopper (H100/H200) unless the user passed
+    # -DCMAKE_CUDA_ARCHITECTURES or -DBLOCKSCOPE_CUDA_ARCHITECTURES.
+    # blockscope's CUDA targets get these per target (blockscope_cuda_target):
+    # LibTorch's CMake, run above by find_package(Torch), may set
+    # CMAKE_CUDA_ARCHITECTURES and append its own -gencode flags to
+    # CMAKE_CUDA_FLAGS for the archs torch was built for.
+    set(_archs "80;90")
+    if(BLOCKSCOPE_USER_CUDA_ARCHITECTURES)
+      set(_archs "${BLOCKSCOPE_USER_CUDA_ARCHITECTURES}")
+    endif()
+    set(BLOCKSCOPE_CUDA_ARCHITECTURES "${_archs}" CACHE STRING "CUDA architectures of blockscope's kernels (e.g. 90, or 80;90)")
     if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
       set(CMAKE_CUDA_ARCHITECTURES ${BLOCKSCOPE_CUDA_ARCHITECTURES})
     endif()

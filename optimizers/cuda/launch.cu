@@ -32,10 +32,15 @@ class PinnedPool {
     check(cudaGetDevice(&device), "cudaGetDevice");
     const std::lock_guard<std::mutex> lock(mutex_);
     for (auto& s : slots_) {
-      if (s->device == device && !s->held && s->capacity >= bytes && cudaEventQuery(s->done) == cudaSuccess) {
-        s->held = true;
-        return s.get();
+      if (s->device != device || s->held || s->capacity < bytes) continue;
+      const cudaError_t state = cudaEventQuery(s->done);
+      if (state == cudaErrorNotReady) {
+        (void)cudaGetLastError();  // "not ready" is recorded as the thread's last error: clear it for launched()
+        continue;
       }
+      check(state, "cudaEventQuery");
+      s->held = true;
+      return s.get();
     }
     auto s = std::make_unique<PinnedSlot>();
     s->device = device;
@@ -95,18 +100,22 @@ void upload_async(void* device_dst, const void* src, std::size_t bytes) {
   if (bytes == 0) return;
   PinnedSlot* s = pinned_pool().acquire(bytes);
   std::memcpy(s->host, src, bytes);
-  check(cudaMemcpyAsync(device_dst, s->host, bytes, cudaMemcpyHostToDevice, current_stream), "table upload");
-  check(cudaEventRecord(s->done, current_stream), "cudaEventRecord");
+  const cudaError_t copied = cudaMemcpyAsync(device_dst, s->host, bytes, cudaMemcpyHostToDevice, current_stream);
+  const cudaError_t recorded = copied == cudaSuccess ? cudaEventRecord(s->done, current_stream) : copied;
   pinned_pool().release(s);  // reusable once `done` has passed
+  check(copied, "table upload");
+  check(recorded, "cudaEventRecord");
 }
 
 HostReadback::HostReadback(const void* device_src, std::size_t bytes) {
-  PinnedSlot* s = pinned_pool().acquire(std::max<std::size_t>(bytes, 1));
-  slot_ = s;
-  if (bytes > 0) {
-    check(cudaMemcpyAsync(s->host, device_src, bytes, cudaMemcpyDeviceToHost, current_stream), "flag read-back");
+  slot_ = pinned_pool().acquire(std::max<std::size_t>(bytes, 1));
+  cudaError_t err = cudaSuccess;
+  if (bytes > 0) err = cudaMemcpyAsync(slot_->host, device_src, bytes, cudaMemcpyDeviceToHost, current_stream);
+  if (err == cudaSuccess) err = cudaEventRecord(slot_->done, current_stream);
+  if (err != cudaSuccess) {
+    pinned_pool().release(slot_);  // the destructor does not run for a constructor that throws
+    check(err, "flag read-back");
   }
-  check(cudaEventRecord(s->done, current_stream), "cudaEventRecord");
 }
 
 HostReadback::~HostReadback() { pinned_pool().release(slot_); }

@@ -62,7 +62,12 @@ struct Buffer {
   }
   Buffer(const Buffer&) = delete;
   ~Buffer() { cudaFree(device); }
-  void upload() { cudaMemcpy(device, host.data(), host.size(), cudaMemcpyHostToDevice); }
+  // Synchronous: the copy has landed before a launch on any stream (a user's
+  // non-blocking one included) may read it.
+  void upload() {
+    cudaMemcpy(device, host.data(), host.size(), cudaMemcpyHostToDevice);
+    cudaDeviceSynchronize();
+  }
   std::vector<unsigned char> download() const {
     std::vector<unsigned char> out(host.size());
     cudaMemcpy(out.data(), device, out.size(), cudaMemcpyDeviceToHost);
