@@ -10,9 +10,9 @@ if(NOT BLOCKSCOPE_CUDA STREQUAL "OFF")
     # Ampere and Hopper (H100/H200) unless the user passed
     # -DCMAKE_CUDA_ARCHITECTURES or -DBLOCKSCOPE_CUDA_ARCHITECTURES.
     # blockscope's CUDA targets get these per target (blockscope_cuda_target):
-    # LibTorch's CMake, run above by find_package(Torch), may set
+    # LibTorch's CMake (find_package(Torch), run next) may set
     # CMAKE_CUDA_ARCHITECTURES and append its own -gencode flags to
-    # CMAKE_CUDA_FLAGS for the archs torch was built for.
+    # CMAKE_CUDA_FLAGS for the archs torch was built for (removed there).
     set(_archs "80;90")
     if(BLOCKSCOPE_USER_CUDA_ARCHITECTURES)
       set(_archs "${BLOCKSCOPE_USER_CUDA_ARCHITECTURES}")
@@ -22,7 +22,6 @@ if(NOT BLOCKSCOPE_CUDA STREQUAL "OFF")
       set(CMAKE_CUDA_ARCHITECTURES ${BLOCKSCOPE_CUDA_ARCHITECTURES})
     endif()
     enable_language(CUDA)
-    string(REGEX REPLACE "(-gencode|--generate-code)[ =][^ ]+" "" CMAKE_CUDA_FLAGS "${CMAKE_CUDA_FLAGS}")
     set(CMAKE_CUDA_STANDARD 17)
     set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     find_package(CUDAToolkit REQUIRED)

@@ -1,6 +1,11 @@
 # Third-party dependencies: Debian bookworm packages (see README), or a
 # LibTorch 2.x given through CMAKE_PREFIX_PATH.
 find_package(Torch REQUIRED)
+if(BLOCKSCOPE_WITH_CUDA)
+  # A CUDA LibTorch appends -gencode flags for its own archs; blockscope's CUDA
+  # targets set theirs per target (BlockscopeCuda.cmake).
+  string(REGEX REPLACE "(-gencode|--generate-code)[ =][^ ]+" "" CMAKE_CUDA_FLAGS "${CMAKE_CUDA_FLAGS}")
+endif()
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 find_package(HDF5 REQUIRED COMPONENTS C CXX)
 find_package(CLI11 REQUIRED)

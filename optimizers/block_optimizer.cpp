@@ -108,7 +108,7 @@ const char* policy_name(NonFinitePolicy policy) { return policy == NonFinitePoli
 
 BlockOptimizer::BlockOptimizer(std::vector<NamedTensor> params, partition::Partition partition, OptimizerSpec spec,
                                BlockOptimizerOptions defaults, NonFinitePolicy policy)
-    : BlockOptimizer(std::vector<NamedParamGroup>{{std::move(params), c10::nullopt}}, std::move(partition),
+    : BlockOptimizer(std::vector<NamedParamGroup>{{std::move(params), std::nullopt}}, std::move(partition),
                      std::move(spec), std::move(defaults), policy) {}
 
 BlockOptimizer::BlockOptimizer(std::vector<NamedParamGroup> groups, partition::Partition partition, OptimizerSpec spec,
@@ -116,6 +116,11 @@ BlockOptimizer::BlockOptimizer(std::vector<NamedParamGroup> groups, partition::P
     : torch::optim::Optimizer(torch_groups(groups), std::make_unique<BlockOptimizerOptions>(defaults)),
       partition_(std::move(partition)),
       policy_(policy) {
+  // Each group's own options, set again: LibTorch 2.10+ add_param_group keeps
+  // only its built-in option types and gives any other group the defaults.
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    if (groups[g].options) param_groups_[g].set_options(std::make_unique<BlockOptimizerOptions>(*groups[g].options));
+  }
   std::vector<partition::TensorInfo> infos;
   std::set<std::string> names;
   for (std::size_t g = 0; g < groups.size(); ++g) {

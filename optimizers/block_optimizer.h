@@ -69,7 +69,7 @@ struct NamedTensor {
 // A parameter group; options empty = the optimizer's defaults.
 struct NamedParamGroup {
   std::vector<NamedTensor> params;
-  c10::optional<BlockOptimizerOptions> options;
+  std::optional<BlockOptimizerOptions> options;
 };
 
 // One tensor's state tensors, one per component of state_components.h

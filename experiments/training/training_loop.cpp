@@ -192,6 +192,19 @@ History read_history(const H5::Group& g) {
   return h;
 }
 
+// Zeroes every defined gradient in place (LibTorch 1.13's zero_grad; 2.x's
+// sets them to none, which would skip a tensor the next loss does not reach
+// instead of stepping it with a zero gradient).
+void zero_gradients(models::Model& model) {
+  for (const auto& p : model.parameters()) {
+    at::Tensor& grad = p.tensor.mutable_grad();
+    if (grad.defined()) {
+      grad.detach_();
+      grad.zero_();
+    }
+  }
+}
+
 std::vector<optimizers::NamedTensor> model_buffers(const models::Model& model) {
   std::vector<optimizers::NamedTensor> out;
   for (auto& [name, tensor] : model.named_buffers()) out.push_back({name, tensor});
@@ -318,7 +331,7 @@ TrainSummary train(const TrainOptions& o, const std::function<void(std::int64_t,
     const double lr = scheduled_lr(o.schedule, o.lr, o.warmup, o.steps, s);
     for (auto& group : opt.param_groups()) group.options().set_lr(lr);
     const data::Batch& batch = batches.at(s);
-    opt.zero_grad();
+    zero_gradients(*model);
     at::Tensor loss = data::mean_loss(model->forward(batch.inputs), batch.targets);
     loss.backward();
     opt.step();

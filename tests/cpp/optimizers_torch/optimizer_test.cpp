@@ -158,7 +158,7 @@ TEST(BlockOptimizer, NonFiniteGradientErrorNamesTheTensorAndChangesNothing) {
 TEST(BlockOptimizer, ParamGroupsAndClosure) {
   auto params = make_params(default_specs(), 2);
   std::vector<NamedTensor> first(params.begin(), params.begin() + 2), rest(params.begin() + 2, params.end());
-  BlockOptimizer opt(std::vector<NamedParamGroup>{{first, c10::nullopt}, {rest, BlockOptimizerOptions(0.0)}},
+  BlockOptimizer opt(std::vector<NamedParamGroup>{{first, std::nullopt}, {rest, BlockOptimizerOptions(0.0)}},
                      partition::per_element(infos(params)), parse_optimizer_spec("adamw"), options());
   const auto values = clone_values(params);
   const at::Tensor loss = opt.step([&] {
