@@ -39,13 +39,19 @@ def _batches(x, y, size):
     return [(x[i:i + size], y[i:i + size]) for i in range(0, len(x), size)]
 
 
-def test_spectrum_from_python_equals_the_cli_file(blockscope_cli, tmp_path):
+def _saved_model_and_data(tmp_path):
+    """A seeded Residual and data, also saved for the CLI as m.pt (TorchScript) and d.h5."""
     torch.manual_seed(0)
     model = Residual()
     x, y = _data()
     torch.jit.save(torch.jit.script(model), str(tmp_path / "m.pt"))
     with h5py.File(tmp_path / "d.h5", "w") as f:
         f["inputs"], f["targets"] = x.numpy(), y.numpy()
+    return model, x, y
+
+
+def test_spectrum_from_python_equals_the_cli_file(blockscope_cli, tmp_path):
+    model, x, y = _saved_model_and_data(tmp_path)
     settings = dict(lanczos_steps=12, probes=4, top_k=2, bootstrap=10, threads=1, seed=3)
     blockscope_cli("spectrum", "--model", tmp_path / "m.pt", "--data", tmp_path / "d.h5", "--batch-size", 16,
                    "--batches", 2, "--lanczos-steps", 12, "--probes", 4, "--top-k", 2, "--bootstrap", 10,
@@ -199,12 +205,7 @@ def test_partitions_from_python_equal_the_cli_and_drive_spectrum_and_optimizer(b
 def test_hessian_partition_from_python_equals_the_cli(blockscope_cli, tmp_path):
     """blockscope.partition.hessian on the caller's module and batches merges exactly as `partition --strategy
     hessian` does on the same module saved as TorchScript and the same data: block for block, element by element."""
-    torch.manual_seed(0)
-    model = Residual()
-    x, y = _data()
-    torch.jit.save(torch.jit.script(model), str(tmp_path / "m.pt"))
-    with h5py.File(tmp_path / "d.h5", "w") as f:
-        f["inputs"], f["targets"] = x.numpy(), y.numpy()
+    model, x, y = _saved_model_and_data(tmp_path)
     names = [name for name, _ in torch.jit.script(model).named_parameters()]
     sizes = {name: p.numel() for name, p in model.named_parameters()}
     for statistic in ["curvature", "squared-gradient"]:
