@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 namespace blockscope::data {
 
 std::vector<Batch> make_batches(const Dataset& dataset, const BatchOptions& options) {
@@ -36,6 +38,28 @@ std::vector<Batch> make_batches(const Dataset& dataset, const BatchOptions& opti
     }
   }
   return batches;
+}
+
+HeldOutSplit split_held_out(const Dataset& dataset, double fraction) {
+  if (!(fraction >= 0.0 && fraction < 1.0)) {
+    throw std::runtime_error(fmt::format("the held-out fraction must lie in [0, 1) (got {})", fraction));
+  }
+  const std::int64_t n = dataset.size();
+  // ⌈fraction·N⌉, where a product that is an integer up to rounding (0.1·30) counts as that integer
+  const double exact = fraction * static_cast<double>(n), nearest = std::round(exact);
+  const auto held = static_cast<std::int64_t>(std::abs(exact - nearest) <= 1e-9 * nearest ? nearest : std::ceil(exact));
+  if (held >= n) {
+    throw std::runtime_error(fmt::format(
+        "holding out {} of {} examples leaves none to train on (hold out a smaller fraction or give more data)", held,
+        n));
+  }
+  const std::int64_t cut = n - held;
+  auto part = [&](std::int64_t begin, std::int64_t end, const char* role) {
+    return Dataset{dataset.inputs.slice(0, begin, end), dataset.targets.slice(0, begin, end),
+                   held == 0 ? dataset.description
+                             : fmt::format("{} [{} examples {}..{}]", dataset.description, role, begin, end)};
+  };
+  return {part(0, cut, "train"), part(cut, n, "held-out")};
 }
 
 Dataset to_dtype(const Dataset& dataset, at::ScalarType dtype) {

@@ -37,6 +37,18 @@ struct BatchOptions {
 // examples than num_batches × batch_size needs, naming both numbers.
 std::vector<Batch> make_batches(const Dataset& dataset, const BatchOptions& options);
 
+// A dataset cut into a training part and a disjoint held-out part.
+struct HeldOutSplit {
+  Dataset train;
+  Dataset held_out;  // empty (0 examples) when the fraction is 0
+};
+
+// Holds out the last ⌈fraction·N⌉ examples in the dataset's order (the text
+// corpus's windows start at random offsets, so its tail is a random sample;
+// a user's file is split where it lies). fraction in [0, 1); throws, naming
+// both counts, when the training part would be empty.
+HeldOutSplit split_held_out(const Dataset& dataset, double fraction);
+
 // Converts floating inputs/targets to `dtype` (float32/float64); integer
 // tensors stay int64.
 Dataset to_dtype(const Dataset& dataset, at::ScalarType dtype);

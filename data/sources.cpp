@@ -36,10 +36,34 @@ std::int64_t sequence_length(const InputSpec& input, const SourceOptions& option
   return options.sequence_length > 0 ? options.sequence_length : input.example_shape.at(0);
 }
 
+// The built-in source `spec` names for this model ("auto" resolved).
+std::string resolved_name(const std::string& spec, const InputSpec& input) {
+  if (spec != "auto") return spec;
+  switch (input.kind) {
+    case Kind::kFeatures:
+      return "mixture";
+    case Kind::kImage:
+      return "images";
+    case Kind::kTokens:
+      return "text";
+    case Kind::kUnknown:
+      break;
+  }
+  throw std::runtime_error(
+      "a TorchScript model declares no input shape: give an HDF5 data file with 'inputs' and 'targets'");
+}
+
 }  // namespace
 
 bool is_file_source(const std::string& spec) {
   return ends_with(spec, ".h5") || ends_with(spec, ".hdf5") || spec.find('/') != std::string::npos;
+}
+
+double default_held_out_fraction(const std::string& spec, const InputSpec& input) {
+  if (is_file_source(spec)) return 0.1;
+  const std::string name = resolved_name(spec, input);
+  const bool synthetic = name == "mixture" || name == "images" || name == "markov";
+  return synthetic ? 0.0 : 0.1;
 }
 
 const std::vector<SourceDoc>& source_docs() {
@@ -59,24 +83,7 @@ Dataset load_dataset(const std::string& spec, const InputSpec& input, const Sour
   }
   if (is_file_source(spec)) return read_h5_dataset(spec);
 
-  std::string name = spec;
-  if (name == "auto") {
-    switch (input.kind) {
-      case Kind::kFeatures:
-        name = "mixture";
-        break;
-      case Kind::kImage:
-        name = "images";
-        break;
-      case Kind::kTokens:
-        name = "text";
-        break;
-      case Kind::kUnknown:
-        throw std::runtime_error(
-            "a TorchScript model declares no input shape: give an HDF5 data file with 'inputs' and "
-            "'targets'");
-    }
-  }
+  const std::string name = resolved_name(spec, input);
   const auto& shape = input.example_shape;
   if (name == "mixture") {
     require(input.kind == Kind::kFeatures, name, "a feature-vector model such as mlp");

@@ -34,6 +34,11 @@ const std::vector<SourceDoc>& source_docs();
 // rather than a built-in source.
 bool is_file_source(const std::string& spec);
 
+// The held-out fraction a training run uses unless told: 0.1 for the text
+// corpus and a user's file (a fixed set of examples), 0 for synthetic
+// sources (which draw as many examples as asked; ask for a split to get one).
+double default_held_out_fraction(const std::string& spec, const InputSpec& input);
+
 // Throws a one-line std::runtime_error for an unknown name, a source that
 // does not fit the model, or a bad HDF5 file.
 Dataset load_dataset(const std::string& spec, const InputSpec& input, const SourceOptions& options);

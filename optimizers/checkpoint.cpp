@@ -115,6 +115,7 @@ void load_checked(const std::filesystem::path& path, BlockOptimizer& opt, const 
   if (schema != kCheckpointSchema) {
     throw std::runtime_error(fmt::format("has schema '{}', not {}", schema, kCheckpointSchema));
   }
+  if (check_extra) check_extra(file);
   const std::string spec = io::read_string_attribute(root, "optimizer_spec");
   if (spec != opt.spec().to_string()) {
     throw std::runtime_error(
@@ -191,7 +192,6 @@ void load_checked(const std::filesystem::path& path, BlockOptimizer& opt, const 
   }
   state.skipped = io::read_int_attribute(root, "skipped_tensor_steps");
   const std::vector<at::Tensor> buffer_values = read_buffers(file, buffers);
-  if (check_extra) check_extra(file);
   // Everything matched: commit.
   opt.restore_state(std::move(state));
   at::NoGradGuard no_grad;
@@ -203,7 +203,8 @@ void load_checked(const std::filesystem::path& path, BlockOptimizer& opt, const 
 }  // namespace
 
 void save_checkpoint(const std::filesystem::path& path, const BlockOptimizer& opt,
-                     const std::vector<NamedTensor>& buffers, const std::function<void(H5::H5File&)>& write_extra) {
+                     const std::vector<NamedTensor>& buffers,
+                     const std::function<void(io::AtomicH5Writer&)>& write_extra) {
   io::AtomicH5Writer writer(path, kCheckpointSchema);
   writer.describe("/partition/*/shape", "the tensor's shape");
   writer.describe("/partition/*/boundaries", "range boundaries in the flattened tensor");
@@ -217,10 +218,6 @@ void save_checkpoint(const std::filesystem::path& path, const BlockOptimizer& op
   writer.describe("/state/*/v_scale", "scales of the compressed second moment");
   writer.describe("/state/*/rho", "weight correction of the compressed weights");
   writer.describe("/buffers/*", "a model buffer (BatchNorm statistics, counters, masks) at this step");
-  writer.describe("/training/loss", "training loss of each completed step");
-  writer.describe("/training/lr", "learning rate of each completed step");
-  writer.describe("/training/step_time", "seconds each step took");
-  writer.describe("/training/skipped", "tensor-steps skipped for non-finite gradients so far");
   H5::H5File& file = writer.file();
   try {
     H5::Group root = writer.root();
@@ -252,7 +249,7 @@ void save_checkpoint(const std::filesystem::path& path, const BlockOptimizer& op
       H5::Group bg = io::ensure_group(file, "/buffers");
       for (const NamedTensor& b : buffers) write_tensor(bg, b.name, b.tensor);
     }
-    if (write_extra) write_extra(file);
+    if (write_extra) write_extra(writer);
   } catch (const H5::Exception& e) {
     throw std::runtime_error(fmt::format("cannot write checkpoint {}: {}", path.string(), e.getDetailMsg()));
   }

@@ -28,6 +28,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "io/h5_file.h"
 #include "optimizers/block_optimizer.h"
 
 namespace blockscope::optimizers {
@@ -37,11 +38,13 @@ inline constexpr const char* kCheckpointSchema = "blockscope.checkpoint/1";
 // buffers: the model's non-trainable state (Model::named_buffers()).
 void save_checkpoint(const std::filesystem::path& path, const BlockOptimizer& optimizer,
                      const std::vector<NamedTensor>& buffers = {},
-                     const std::function<void(H5::H5File&)>& write_extra = {});
+                     const std::function<void(io::AtomicH5Writer&)>& write_extra = {});
 
 // Restores parameters (and group learning rates), optimizer state and the
 // buffers (copied into the given tensors; the file must hold exactly these).
-// check_extra runs after all other checks and before anything changes.
+// check_extra runs first, after the schema check (the caller's settings,
+// such as the data a run trained on, explain most mismatches), and before
+// anything changes.
 void load_checkpoint(const std::filesystem::path& path, BlockOptimizer& optimizer,
                      const std::vector<NamedTensor>& buffers = {},
                      const std::function<void(H5::H5File&)>& check_extra = {});

@@ -28,6 +28,10 @@ void run_train(const training::TrainOptions& o) {
       "steps {}..{}: final loss {:.6g} in {:.1f} s; optimizer state {} bytes ({:.4f} bytes/param); "
       "{} tensor-steps skipped for non-finite gradients\n",
       s.first_step, s.steps, s.final_loss, s.seconds, s.state_bytes, s.state_bytes_per_parameter, s.skipped);
+  if (s.eval_examples > 0) {
+    fmt::print("held-out loss {:.6g} over {} examples (/eval/loss in the run file)\n", s.final_eval_loss,
+               s.eval_examples);
+  }
   fmt::print("wrote {}{}{}\n", o.out, o.checkpoint.empty() ? "" : ", " + o.checkpoint,
              o.save_params.empty() ? "" : ", " + o.save_params);
 }
@@ -73,6 +77,13 @@ void register_train(CLI::App& app) {
   cmd->add_option("--non-finite", o->non_finite,
                   "non-finite gradient policy: skip (leave the tensor, count it) or error")
       ->capture_default_str();
+  cmd->add_option("--eval-fraction", o->eval_fraction,
+                  "hold out the last fraction of the examples, never trained on, for the held-out loss "
+                  "(default 0.1 for text and HDF5 data, 0 for synthetic sources)")
+      ->check(kFraction);
+  cmd->add_option("--eval-every", o->eval_every,
+                  "steps between held-out evaluations, and after the last (default 0: 20 over the run)")
+      ->check(kNonNegative);
   cmd->add_option("--out,-o", o->out, "run file (HDF5, schema blockscope.run/1)")->capture_default_str();
   cmd->add_option("--checkpoint", o->checkpoint,
                   "checkpoint file (blockscope.checkpoint/1), written at the end and every "

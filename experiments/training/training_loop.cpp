@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "data/dataset.h"
 #include "data/loss.h"
 #include "data/sources.h"
+#include "experiments/training/run_file.h"
 #include "io/h5_file.h"
 #include "models/data_fit.h"
 #include "models/model.h"
@@ -28,11 +30,6 @@ namespace blockscope::training {
 namespace {
 
 using optimizers::BlockOptimizer;
-
-struct History {
-  std::vector<double> loss, lr, step_time;
-  std::vector<std::int64_t> skipped;
-};
 
 std::pair<double, double> parse_betas(const std::string& text) {
   const std::size_t comma = text.find(',');
@@ -68,6 +65,10 @@ void check_options(const TrainOptions& o) {
   if (o.warmup < 0 || o.warmup > o.steps) {
     throw std::invalid_argument(fmt::format("--warmup must be in [0, steps = {}], got {}", o.steps, o.warmup));
   }
+  if (!(o.eval_fraction == kDefaultEvalFraction || (o.eval_fraction >= 0.0 && o.eval_fraction < 1.0))) {
+    throw std::invalid_argument(fmt::format("--eval-fraction must lie in [0, 1), got {}", o.eval_fraction));
+  }
+  if (o.eval_every < 0) throw std::invalid_argument(fmt::format("--eval-every must be >= 0, got {}", o.eval_every));
   if (o.checkpoint_every < 0) throw std::invalid_argument("--checkpoint-every must be >= 0");
   if (o.checkpoint_every > 0 && o.checkpoint.empty()) {
     throw std::invalid_argument("--checkpoint-every needs --checkpoint FILE to write to");
@@ -91,11 +92,18 @@ std::uint64_t epoch_seed(std::uint64_t seed, std::int64_t epoch) {
 // Cuts the dataset into full batches per epoch, permuted per epoch when shuffling.
 class BatchSchedule {
  public:
-  BatchSchedule(const data::Dataset& dataset, const TrainOptions& o) : dataset_(dataset), options_(o) {
-    const std::int64_t full = dataset.size() / o.batch_size;
+  BatchSchedule(const data::HeldOutSplit& split, const TrainOptions& o) : dataset_(split.train), options_(o) {
+    const std::int64_t full = dataset_.size() / o.batch_size;
+    if (full == 0 && split.held_out.size() == 0) {
+      throw std::invalid_argument(
+          fmt::format("the data holds {} examples, fewer than one batch of {} (lower --batch-size)", dataset_.size(),
+                      o.batch_size));
+    }
     if (full == 0) {
-      throw std::invalid_argument(fmt::format(
-          "the data holds {} examples, fewer than one batch of {} (lower --batch-size)", dataset.size(), o.batch_size));
+      throw std::invalid_argument(
+          fmt::format("the data holds {} training examples after {} held out, fewer than one batch of {} (lower "
+                      "--batch-size or --eval-fraction)",
+                      dataset_.size(), split.held_out.size(), o.batch_size));
     }
     per_epoch_ = full;
   }
@@ -119,8 +127,10 @@ class BatchSchedule {
 };
 
 // The partition `choice` names for the model: a strategy (gefen from the
-// first batch's gradients; hessian measured on the run's model spec and
-// data, curvature over its default probes) or a partition file.
+// first training batch's gradients; hessian measured on the run's model
+// spec and data, curvature over its default probes, on the first 8 batches
+// of the source, which lie in the training part unless the held-out tail
+// reaches into them) or a partition file.
 partition::Partition make_partition(const TrainOptions& o, const std::string& choice, models::Model& model,
                                     BatchSchedule& batches) {
   partition::StrategyInputs in = analysis::strategy_inputs(model, {o.n_heads, o.n_kv_heads, o.head_dim});
@@ -133,10 +143,12 @@ partition::Partition make_partition(const TrainOptions& o, const std::string& ch
 
 // Settings that fix the trajectory; a resume must match them all.
 // Numbers are stored as numbers; checkpoints written before that stored
-// every value as its text, which still compares.
+// every value as its text, which still compares. Checkpoints from before
+// held-out evaluation trained on all the data (eval_fraction 0).
 struct Fixed {
   std::string key;
   std::variant<std::string, std::int64_t, double> value;
+  std::string when_absent = "(missing)";  // what a checkpoint without the key had
 
   std::string text() const {
     return std::visit([](const auto& v) { return fmt::format("{}", v); }, value);
@@ -146,7 +158,7 @@ struct Fixed {
   }
   // The stored value as text, or "(missing)".
   std::string stored_text(const H5::Group& g) const {
-    if (!io::has_attribute(g, key)) return "(missing)";
+    if (!io::has_attribute(g, key)) return when_absent;
     switch (g.openAttribute(key).getTypeClass()) {
       case H5T_STRING:
         return io::read_string_attribute(g, key);
@@ -160,9 +172,11 @@ struct Fixed {
   }
 };
 
-std::vector<Fixed> fixed_settings(const TrainOptions& o, const models::Model& model, const data::Dataset& d) {
+std::vector<Fixed> fixed_settings(const TrainOptions& o, const models::Model& model, const data::Dataset& d,
+                                  double eval_fraction) {
   std::vector<Fixed> f = {{"model", model.description()},
                           {"data", d.description},
+                          {"eval_fraction", eval_fraction, "0"},
                           {"batch_size", o.batch_size},
                           {"shuffle", std::string(o.shuffle ? "true" : "false")},
                           {"seed", static_cast<std::int64_t>(o.seed)},
@@ -171,25 +185,6 @@ std::vector<Fixed> fixed_settings(const TrainOptions& o, const models::Model& mo
                           {"warmup", o.warmup}};
   if (o.schedule == "cosine") f.push_back({"steps", o.steps});
   return f;
-}
-
-void write_history(H5::Group& g, const History& h) {
-  io::write_array(g, "loss", h.loss.data(), {h.loss.size()});
-  io::write_array(g, "lr", h.lr.data(), {h.lr.size()});
-  io::write_array(g, "step_time", h.step_time.data(), {h.step_time.size()});
-  io::write_array(g, "skipped", h.skipped.data(), {h.skipped.size()});
-}
-
-History read_history(const H5::Group& g) {
-  History h;
-  h.loss = io::read_doubles(g, "loss");
-  h.lr = io::read_doubles(g, "lr");
-  h.step_time = io::read_doubles(g, "step_time");
-  h.skipped = io::read_int64s(g, "skipped");
-  if (h.lr.size() != h.loss.size() || h.step_time.size() != h.loss.size() || h.skipped.size() != h.loss.size()) {
-    throw std::runtime_error("has a training history of inconsistent lengths");
-  }
-  return h;
 }
 
 // Zeroes every defined gradient in place (LibTorch 1.13's zero_grad; 2.x's
@@ -212,59 +207,74 @@ std::vector<optimizers::NamedTensor> model_buffers(const models::Model& model) {
 }
 
 void save(const TrainOptions& o, const BlockOptimizer& opt, const models::Model& model, const std::vector<Fixed>& fixed,
-          const History& h) {
-  optimizers::save_checkpoint(o.checkpoint, opt, model_buffers(model), [&](H5::H5File& file) {
-    H5::Group g = io::ensure_group(file, "/training");
+          const TrainingHistory& h) {
+  optimizers::save_checkpoint(o.checkpoint, opt, model_buffers(model), [&](io::AtomicH5Writer& writer) {
+    describe_history(writer, "/training");
+    H5::Group g = io::ensure_group(writer.file(), "/training");
     for (const Fixed& f : fixed) f.write(g);
     io::set_attribute(g, "completed_steps", static_cast<std::int64_t>(h.loss.size()));
     write_history(g, h);
   });
 }
 
-void write_run(const TrainOptions& o, const BlockOptimizer& opt, const models::Model& model, const data::Dataset& d,
-               const History& h, std::int64_t first_step, const std::string& partition_name) {
-  io::AtomicH5Writer w(o.out, "blockscope.run/1");
-  w.describe("/loss", "training loss of each step (mean over the batch)");
-  w.describe("/lr", "learning rate of each step");
-  w.describe("/step_time", "seconds each step took");
-  w.describe("/skipped", "tensor-steps skipped for non-finite gradients so far, per step");
-  H5::Group root = w.root();
+std::vector<RunSetting> run_settings(const TrainOptions& o, const BlockOptimizer& opt, const models::Model& model,
+                                     const data::HeldOutSplit& split, std::int64_t first_step,
+                                     const std::string& partition_name, double eval_fraction, std::int64_t eval_every) {
   const auto [beta1, beta2] = static_cast<const optimizers::BlockOptimizerOptions&>(opt.defaults()).betas();
-  io::set_attribute(root, "model", model.description());
-  io::set_attribute(root, "model_spec", o.model);
-  io::set_attribute(root, "data", d.description);
-  io::set_attribute(root, "loss_name", data::loss_name(d.targets));
-  io::set_attribute(root, "optimizer", o.optimizer);
-  io::set_attribute(root, "optimizer_spec", opt.spec().to_string());
-  io::set_attribute(root, "partition", partition_name);
-  io::set_attribute(root, "partition_strategy", opt.partition().strategy());
-  io::set_attribute(root, "v_blocks", opt.partition().num_blocks());
-  io::set_attribute(root, "parameters", model.num_parameters());
-  io::set_attribute(root, "steps", o.steps);
-  io::set_attribute(root, "resumed_from_step", first_step);
-  io::set_attribute(root, "lr", o.lr);
-  io::set_attribute(root, "weight_decay", o.weight_decay);
-  io::set_attribute(root, "beta1", beta1);
-  io::set_attribute(root, "beta2", beta2);
-  io::set_attribute(root, "eps", o.eps);
-  io::set_attribute(root, "batch_size", o.batch_size);
-  io::set_attribute(root, "shuffle", o.shuffle);
-  io::set_attribute(root, "seed", static_cast<std::int64_t>(o.seed));
-  io::set_attribute(root, "schedule", o.schedule);
-  io::set_attribute(root, "warmup", o.warmup);
-  io::set_attribute(root, "non_finite", o.non_finite);
-  io::set_attribute(root, "intra_op_threads", static_cast<std::int64_t>(at::get_num_threads()));
-  write_history(root, h);
-  const optimizers::StateBytes b = opt.state_bytes();
-  H5::Group sb = w.file().createGroup("/state_bytes");
-  io::set_attribute(sb, "m", b.m);
-  io::set_attribute(sb, "v", b.v);
-  io::set_attribute(sb, "scales", b.scales);
-  io::set_attribute(sb, "codebook", b.codebook);
-  io::set_attribute(sb, "weight_correction", b.weight_correction);
-  io::set_attribute(sb, "total", b.total());
-  io::set_attribute(sb, "per_parameter", static_cast<double>(b.total()) / static_cast<double>(model.num_parameters()));
-  w.commit();
+  return {{"model", model.description()},
+          {"model_spec", o.model},
+          {"data", split.train.description},
+          {"eval_data", split.held_out.description},
+          {"loss_name", data::loss_name(split.train.targets)},
+          {"optimizer", o.optimizer},
+          {"optimizer_spec", opt.spec().to_string()},
+          {"partition", partition_name},
+          {"partition_strategy", opt.partition().strategy()},
+          {"v_blocks", opt.partition().num_blocks()},
+          {"parameters", model.num_parameters()},
+          {"steps", o.steps},
+          {"resumed_from_step", first_step},
+          {"lr", o.lr},
+          {"weight_decay", o.weight_decay},
+          {"beta1", beta1},
+          {"beta2", beta2},
+          {"eps", o.eps},
+          {"batch_size", o.batch_size},
+          {"shuffle", o.shuffle},
+          {"seed", static_cast<std::int64_t>(o.seed)},
+          {"schedule", o.schedule},
+          {"warmup", o.warmup},
+          {"non_finite", o.non_finite},
+          {"eval_fraction", eval_fraction},
+          {"eval_every", eval_every},
+          {"train_examples", split.train.size()},
+          {"eval_examples", split.held_out.size()},
+          {"targets_per_example", split.train.targets.numel() / split.train.size()},
+          {"intra_op_threads", static_cast<std::int64_t>(at::get_num_threads())}};
+}
+
+// Mean loss over the held-out examples, each weighing the same, with the model
+// in evaluation mode and no gradients; training mode is restored after.
+double held_out_loss(models::Model& model, const data::Dataset& held_out, std::int64_t batch_size) {
+  const at::NoGradGuard no_grad;
+  model.set_training(false);
+  double sum = 0.0;
+  for (const data::Batch& b : data::make_batches(held_out, {batch_size, 0, false, 0})) {
+    sum += data::mean_loss(model.forward(b.inputs), b.targets).item<double>() * static_cast<double>(b.size());
+  }
+  model.set_training(true);
+  return sum / static_cast<double>(held_out.size());
+}
+
+// The held-out fraction: the option, or the data source's default.
+double resolved_eval_fraction(const TrainOptions& o, const models::Model& model) {
+  return o.eval_fraction == kDefaultEvalFraction ? data::default_held_out_fraction(o.data, model.input_spec())
+                                                 : o.eval_fraction;
+}
+
+// Steps between held-out evaluations: the option, or 20 evaluations over the run.
+std::int64_t evaluation_interval(const TrainOptions& o) {
+  return o.eval_every > 0 ? o.eval_every : std::max<std::int64_t>(1, (o.steps + 19) / 20);
 }
 
 }  // namespace
@@ -275,6 +285,25 @@ double scheduled_lr(const std::string& schedule, double lr, std::int64_t warmup,
   const double progress =
       static_cast<double>(s - warmup) / static_cast<double>(std::max<std::int64_t>(1, steps - warmup));
   return lr * 0.5 * (1.0 + std::cos(M_PI * progress));
+}
+
+void check_train_options(const TrainOptions& o) {
+  check_options(o);
+  parse_betas(o.betas);
+  const optimizers::OptimizerSpec spec = optimizers::parse_optimizer_spec(o.optimizer);
+  optimizers::parse_non_finite_policy(o.non_finite);
+  const std::string choice = o.partition.empty() ? optimizers::default_partition_strategy(spec) : o.partition;
+  std::unique_ptr<models::Model> model = models::load_model(o.model, o.seed);
+  const data::Dataset dataset = data::load_dataset(o.data, model->input_spec(), {o.examples, 0, o.seed});
+  models::check_data_fits(*model, dataset);
+  const double eval_fraction = resolved_eval_fraction(o, *model);
+  const BatchSchedule batches(data::split_held_out(dataset, eval_fraction), o);
+  const partition::StrategyRegistry registry =
+      analysis::strategy_registry({o.model, o.data, "", o.batch_size, o.seed}, {});
+  const std::vector<std::string> names = registry.names();
+  if (std::find(names.begin(), names.end(), choice) == names.end()) {
+    registry.make_or_load(choice, analysis::strategy_inputs(*model, {o.n_heads, o.n_kv_heads, o.head_dim}));
+  }
 }
 
 TrainSummary train(const TrainOptions& o, const std::function<void(std::int64_t, std::int64_t)>& progress,
@@ -288,7 +317,10 @@ TrainSummary train(const TrainOptions& o, const std::function<void(std::int64_t,
   std::unique_ptr<models::Model> model = models::load_model(o.model, o.seed);
   data::Dataset dataset = data::load_dataset(o.data, model->input_spec(), {o.examples, 0, o.seed});
   models::check_data_fits(*model, dataset);
-  BatchSchedule batches(dataset, o);
+  const double eval_fraction = resolved_eval_fraction(o, *model);
+  const data::HeldOutSplit split = data::split_held_out(dataset, eval_fraction);
+  const std::int64_t eval_every = evaluation_interval(o);
+  BatchSchedule batches(split, o);
   partition::Partition partition = make_partition(o, partition_choice, *model, batches);
   if (notice) {
     for (const std::string& line : partition::unmatched_tensor_warnings(partition)) notice(line);
@@ -299,9 +331,9 @@ TrainSummary train(const TrainOptions& o, const std::function<void(std::int64_t,
   BlockOptimizer opt(
       params, std::move(partition), spec,
       optimizers::BlockOptimizerOptions(o.lr).betas({beta1, beta2}).eps(o.eps).weight_decay(o.weight_decay), policy);
-  const std::vector<Fixed> fixed = fixed_settings(o, *model, dataset);
+  const std::vector<Fixed> fixed = fixed_settings(o, *model, dataset, eval_fraction);
 
-  History history;
+  TrainingHistory history;
   if (!o.resume.empty()) {
     optimizers::load_checkpoint(o.resume, opt, model_buffers(*model), [&](H5::H5File& file) {
       if (!file.nameExists("/training")) throw std::runtime_error("holds no training state (/training)");
@@ -339,19 +371,26 @@ TrainSummary train(const TrainOptions& o, const std::function<void(std::int64_t,
     history.lr.push_back(lr);
     history.step_time.push_back(std::chrono::duration<double>(clock::now() - t0).count());
     history.skipped.push_back(opt.skipped_tensor_steps());
+    if (split.held_out.size() > 0 && ((s + 1) % eval_every == 0 || s + 1 == o.steps)) {
+      history.eval_step.push_back(s + 1);
+      history.eval_loss.push_back(held_out_loss(*model, split.held_out, o.batch_size));
+    }
     if (!o.checkpoint.empty() && o.checkpoint_every > 0 && (s + 1) % o.checkpoint_every == 0 && s + 1 < o.steps) {
       save(o, opt, *model, fixed, history);
     }
     if (progress) progress(s + 1 - first, o.steps - first);
   }
   if (!o.checkpoint.empty()) save(o, opt, *model, fixed, history);
-  write_run(o, opt, *model, dataset, history, first, partition_choice);
+  write_run_file(o.out, run_settings(o, opt, *model, split, first, partition_choice, eval_fraction, eval_every),
+                 history, opt.state_bytes(), model->num_parameters());
   if (!o.save_params.empty()) models::write_parameter_file(o.save_params, *model);
 
   TrainSummary summary;
   summary.first_step = first;
   summary.steps = o.steps;
   summary.final_loss = history.loss.back();
+  summary.final_eval_loss = history.eval_loss.empty() ? std::nan("") : history.eval_loss.back();
+  summary.eval_examples = split.held_out.size();
   summary.seconds = std::chrono::duration<double>(clock::now() - start).count();
   summary.state_bytes = opt.state_bytes().total();
   summary.state_bytes_per_parameter =

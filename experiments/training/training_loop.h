@@ -8,12 +8,16 @@
 // pass and one optimizer step at lr(s):
 //   constant  lr·min(1, (s+1)/warmup)
 //   cosine    the same warm-up, then lr·½(1 + cos(π·(s−warmup)/(steps−warmup)))
+// Held-out evaluation: the last ⌈eval_fraction·N⌉ examples of the data
+// (data::split_held_out) are never trained on; after every eval_every steps
+// and after the last, the mean loss over them is taken with the model in
+// evaluation mode (this does not change the training trajectory).
+// eval_fraction defaults to 0.1 for the text corpus and HDF5 files and to 0
+// for synthetic sources (data::default_held_out_fraction); eval_every 0 means
+// 20 evaluations over the run.
 // Results (all atomic, nothing written on bad input):
-//   run file, schema blockscope.run/1: datasets /loss, /lr, /step_time
-//     [steps] (seconds), /skipped [steps] (cumulative tensor-steps skipped for
-//     non-finite gradients); group /state_bytes with attributes m, v, scales,
-//     codebook, weight_correction, total, per_parameter; every setting as a
-//     root attribute.
+//   run file (experiments/training/run_file.h): per-step loss, lr, step time
+//     and skips, held-out loss per evaluation, state bytes, every setting.
 //   checkpoints (blockscope.checkpoint/1, optimizers/checkpoint.h) every
 //     checkpoint_every steps and at the end, with the model's buffers
 //     (BatchNorm running statistics), and /training holding the settings that
@@ -29,6 +33,8 @@
 #include <string>
 
 namespace blockscope::training {
+
+inline constexpr double kDefaultEvalFraction = -1.0;  // TrainOptions::eval_fraction: the data's default
 
 struct TrainOptions {
   std::string model = "mlp";
@@ -47,6 +53,8 @@ struct TrainOptions {
   std::string schedule = "constant";
   std::int64_t warmup = 0;
   std::string non_finite = "skip";
+  double eval_fraction = kDefaultEvalFraction;  // [0, 1)
+  std::int64_t eval_every = 0;                  // 0: 20 evaluations over the run
   std::string out = "run.h5";
   std::string checkpoint;
   std::int64_t checkpoint_every = 0;
@@ -59,6 +67,8 @@ struct TrainSummary {
   std::int64_t first_step = 0;  // > 0 after a resume
   std::int64_t steps = 0;
   double final_loss = 0.0;
+  double final_eval_loss = 0.0;  // NaN without held-out examples
+  std::int64_t eval_examples = 0;
   double seconds = 0.0;
   std::int64_t state_bytes = 0;
   double state_bytes_per_parameter = 0.0;
@@ -73,6 +83,11 @@ struct TrainSummary {
 // Throws std::runtime_error / std::invalid_argument with one line on bad input.
 TrainSummary train(const TrainOptions& options, const std::function<void(std::int64_t, std::int64_t)>& progress = {},
                    const std::function<void(const std::string&)>& notice = {});
+
+// Every check train() makes before its first step, without training or
+// building a strategy's partition (a partition file is loaded and validated
+// against the model): for a grid of runs checked before any starts.
+void check_train_options(const TrainOptions& options);
 
 // The learning rate of step s (see above); schedule "constant" or "cosine".
 double scheduled_lr(const std::string& schedule, double lr, std::int64_t warmup, std::int64_t steps, std::int64_t s);

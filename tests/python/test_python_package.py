@@ -4,6 +4,7 @@ bitwise against the CLI's `train`, and a plain PyTorch training loop with
 blockscope.optim.Gefen on a model that is not in the zoo, judged on held-out
 data."""
 import contextlib
+import math
 import os
 import subprocess
 
@@ -62,11 +63,8 @@ def test_python_optimizer_equals_cli_train_bitwise(blockscope_cli, tmp_path, pre
     torch.manual_seed(1)
     model_path, data_path = tmp_path / "net.pt", tmp_path / "data.h5"
     torch.jit.save(torch.jit.script(Net()), str(model_path))
-    rng = np.random.default_rng(0)
-    x, y = rng.standard_normal((48, 16)).astype(np.float32), rng.integers(0, 4, 48)
-    with h5py.File(data_path, "w") as f:
-        f["inputs"], f["targets"] = x, y
-    steps, batch = 9, 8  # 6 batches per epoch: the 7th step starts a second epoch
+    x, y = _cli_data(tmp_path)
+    steps, batch = 9, 8  # 5 full batches of the 43 training examples per epoch: the 6th step starts a second epoch
     blockscope_cli("train", "--model", model_path, "--data", data_path, "--optimizer", preset, "--steps", steps,
                    "--batch-size", batch, "--lr", "3e-3", "--out", tmp_path / "run.h5",
                    "--save-params", tmp_path / "params.h5")
@@ -83,7 +81,7 @@ def test_python_optimizer_equals_cli_train_bitwise(blockscope_cli, tmp_path, pre
     with warns, torch.jit.optimized_execution(False):
         opt = cls(model.named_parameters(), lr=3e-3)
         for s in range(steps):
-            k = s % (48 // batch)
+            k = s % (len(x) // batch)
             xb, yb = torch.from_numpy(x[k * batch:(k + 1) * batch]), torch.from_numpy(y[k * batch:(k + 1) * batch])
             opt.zero_grad()
             nn.functional.cross_entropy(model(xb), yb).backward()
@@ -125,11 +123,14 @@ def test_bad_arguments_are_one_clear_error():
 
 
 def _cli_data(tmp_path, n=48):
+    """Writes n examples to data.h5; returns the part `train` trains on: the CLI holds out the last ⌈0.1·n⌉
+    examples of a data file by default (--eval-fraction 0.1), 5 of 48."""
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((n, 16)).astype(np.float32), rng.integers(0, 4, n)
     with h5py.File(tmp_path / "data.h5", "w") as f:
         f["inputs"], f["targets"] = x, y
-    return x, y
+    train = n - math.ceil(0.1 * n)
+    return x[:train], y[:train]
 
 
 def _train_python(model, opt, x, y, first_step, last_step, batch):

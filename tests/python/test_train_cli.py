@@ -3,6 +3,7 @@ input (one-line error, non-zero exit, no files written)."""
 import h5py
 import numpy as np
 import pytest
+import torch
 
 from test_bad_inputs import expect_error
 
@@ -43,7 +44,7 @@ def test_run_file_records_loss_lr_time_and_state_bytes(blockscope, tmp_path):
 
 def test_resume_is_bitwise_identical(blockscope, tmp_path):
     common = ["train", "--model", "gpt:n_layer=1", "--data", "markov", "--batch-size", "4", "--examples", "32",
-              "--optimizer", "gefen", "--lr", "3e-3", "--shuffle"]
+              "--optimizer", "gefen", "--lr", "3e-3", "--shuffle", "--eval-fraction", "0.25", "--eval-every", "3"]
     blockscope(*common, "--steps", "12", "--out", tmp_path / "straight.h5", "--save-params", tmp_path / "a.h5")
     # --steps 5 with the constant schedule stops at the same state as step 5 of 12
     blockscope(*common, "--steps", "5", "--out", tmp_path / "first.h5", "--checkpoint", tmp_path / "ck5.h5",
@@ -57,6 +58,62 @@ def test_resume_is_bitwise_identical(blockscope, tmp_path):
     with h5py.File(tmp_path / "straight.h5") as s, h5py.File(tmp_path / "resumed.h5") as r:
         assert r.attrs["resumed_from_step"] == 5
         assert np.array_equal(s["loss"][()], r["loss"][()])
+        # The held-out curve continues across the resume, with the first run's final evaluation (step 5) kept.
+        assert list(s["eval/step"][()]) == [3, 6, 9, 12] and list(r["eval/step"][()]) == [3, 5, 6, 9, 12]
+        assert np.array_equal(s["eval/loss"][()], np.delete(r["eval/loss"][()], 1))
+    # Another held-out fraction trains on other examples: refused.
+    expect_error(blockscope, [*common[:-4], "--eval-fraction", "0.5", "--steps", "12", "--out", tmp_path / "x.h5",
+                              "--resume", tmp_path / "ck5.h5"], "was written with eval_fraction = 0.25, this run has 0.5")
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = torch.nn.Linear(6, 12), torch.nn.Linear(12, 3)
+
+    def forward(self, x):
+        return self.fc2(torch.tanh(self.fc1(x)))
+
+
+def test_held_out_examples_are_never_trained_on_and_their_loss_is_recorded(blockscope, tmp_path):
+    """A data file of 50 examples: the last ⌈0.1·50⌉ = 5 are held out by default. Ground truth: (1) the training
+    losses equal, bitwise, those of a run on a file holding only the first 45 examples with no held-out part;
+    (2) the recorded held-out loss equals torch's cross-entropy of the saved final parameters on the last 5
+    examples; (3) how often one evaluates does not change training."""
+    torch.manual_seed(0)
+    torch.jit.save(torch.jit.script(Net()), str(tmp_path / "net.pt"))
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((50, 6)).astype(np.float32), rng.integers(0, 3, 50)
+    for name, n in (("all.h5", 50), ("head.h5", 45)):
+        with h5py.File(tmp_path / name, "w") as f:
+            f["inputs"], f["targets"] = x[:n], y[:n]
+    common = ["train", "--model", tmp_path / "net.pt", "--batch-size", "8", "--steps", "7", "--lr", "1e-2"]
+    blockscope(*common, "--data", tmp_path / "all.h5", "--eval-every", "3", "--out", tmp_path / "run.h5",
+               "--save-params", tmp_path / "params.h5")
+    blockscope(*common, "--data", tmp_path / "all.h5", "--eval-every", "1", "--out", tmp_path / "often.h5")
+    blockscope(*common, "--data", tmp_path / "head.h5", "--eval-fraction", "0", "--out", tmp_path / "head_run.h5")
+    model = torch.jit.load(str(tmp_path / "net.pt"))
+    with h5py.File(tmp_path / "run.h5") as r, h5py.File(tmp_path / "often.h5") as o, \
+            h5py.File(tmp_path / "head_run.h5") as h, h5py.File(tmp_path / "params.h5") as p:
+        assert (r.attrs["eval_fraction"], r.attrs["train_examples"], r.attrs["eval_examples"]) == (0.1, 45, 5)
+        assert np.array_equal(r["loss"][()], h["loss"][()])
+        assert np.array_equal(r["loss"][()], o["loss"][()])
+        assert list(r["eval/step"][()]) == [3, 6, 7] and list(o["eval/step"][()]) == list(range(1, 8))
+        assert h["eval/loss"].shape == (0,) and h.attrs["eval_examples"] == 0
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                param.copy_(torch.from_numpy(p[name][()]))
+            expected = torch.nn.functional.cross_entropy(model(torch.from_numpy(x[45:])), torch.from_numpy(y[45:]))
+        # float32 forward of 5 examples in the same operations: agreement to a few ulp of the loss (~1e-7)
+        assert r["eval/loss"][-1] == pytest.approx(expected.item(), rel=1e-6)
+        assert o["eval/loss"][-1] == r["eval/loss"][-1]
+
+
+def test_held_out_fraction_that_leaves_no_training_batch_is_refused(blockscope, tmp_path):
+    expect_train_error(blockscope, tmp_path, ["--examples", "10", "--eval-fraction", "0.5"],
+                       "the data holds 5 training examples after 5 held out, fewer than one batch of 8 (lower "
+                       "--batch-size or --eval-fraction)")
+    expect_train_error(blockscope, tmp_path, ["--eval-fraction", "1"], "--eval-fraction: must lie in [0, 1), got 1")
 
 
 def test_unknown_optimizer_lists_presets(blockscope, tmp_path):
@@ -113,7 +170,8 @@ def test_resume_from_another_model_or_optimizer(blockscope, tmp_path):
     blockscope(*train_args(tmp_path, "--checkpoint", ck))
     (tmp_path / "run.h5").unlink()
     expect_train_error(blockscope, tmp_path, ["--model", "mlp:hidden=16", "--resume", ck],
-                       "was written for another model")
+                       "was written with model = mlp(d_in=16, hidden=32, depth=2, classes=4, activation=tanh), "
+                       "this run has mlp(d_in=16, hidden=16")
     expect_train_error(blockscope, tmp_path, ["--optimizer", "adam-mini", "--resume", ck], "was written by optimizer")
     expect_train_error(blockscope, tmp_path, ["--lr", "0.5", "--resume", ck], "was written with lr = 0.001")
 
@@ -155,7 +213,7 @@ def test_every_preset_trains_every_zoo_model(blockscope, tmp_path, model, preset
     of lr 3e-3 is a descent step here), and each state component takes the
     bytes its format needs (state_layout.h) for n parameters and B v blocks."""
     blockscope("train", "--model", model, "--optimizer", preset, "--steps", "6", "--lr", "3e-3", "--batch-size", "8",
-               "--examples", "8", "--out", tmp_path / "run.h5", "--save-params", tmp_path / "params.h5")
+               "--examples", "8", "--eval-fraction", "0", "--out", tmp_path / "run.h5", "--save-params", tmp_path / "params.h5")
     with h5py.File(tmp_path / "params.h5") as p:
         # 32-element groups, per tensor (parameters are the root's datasets; /buffers holds BatchNorm statistics)
         groups32 = sum(-(-p[name].size // 32) for name in p if isinstance(p[name], h5py.Dataset))

@@ -122,5 +122,37 @@ TEST(Batching, TooFewExamplesIsAnError) {
             std::string::npos);
 }
 
+TEST(HeldOut, TheTailIsHeldOutAndThePartsCoverTheData) {
+  Dataset d = load_dataset("text", kTokens, {30, 0, 4});
+  for (auto [fraction, held] : std::vector<std::pair<double, std::int64_t>>{{0.0, 0}, {0.1, 3}, {0.15, 5}, {0.5, 15}}) {
+    SCOPED_TRACE(fraction);
+    HeldOutSplit s = split_held_out(d, fraction);
+    ASSERT_EQ(s.held_out.size(), held) << "⌈fraction·30⌉ examples";
+    EXPECT_EQ(s.train.size(), 30 - held);
+    EXPECT_TRUE(at::equal(at::cat({s.train.inputs, s.held_out.inputs}), d.inputs));
+    EXPECT_TRUE(at::equal(at::cat({s.train.targets, s.held_out.targets}), d.targets));
+    EXPECT_EQ(s.train.description == d.description, held == 0) << s.train.description;
+  }
+}
+
+TEST(HeldOut, FixedDataHoldsOutATenthAndSyntheticSourcesNothing) {
+  EXPECT_EQ(default_held_out_fraction("text", kTokens), 0.1);
+  EXPECT_EQ(default_held_out_fraction("auto", kTokens), 0.1) << "auto is the text corpus for a token model";
+  EXPECT_EQ(default_held_out_fraction("mine.h5", kFeatures), 0.1);
+  EXPECT_EQ(default_held_out_fraction("data/mine", kFeatures), 0.1);
+  for (const char* synthetic : {"mixture", "images", "markov"})
+    EXPECT_EQ(default_held_out_fraction(synthetic, kTokens), 0.0);
+  EXPECT_EQ(default_held_out_fraction("auto", kImages), 0.0);
+}
+
+TEST(HeldOut, AFractionOutsideTheRangeOrAnEmptyTrainingPartIsAnError) {
+  Dataset d = load_dataset("mixture", kFeatures, {4, 0, 0});
+  EXPECT_EQ(error_of([&] { split_held_out(d, 1.0); }), "the held-out fraction must lie in [0, 1) (got 1)");
+  EXPECT_NE(error_of([&] { split_held_out(d, -0.1); }).find("[0, 1)"), std::string::npos);
+  Dataset one = load_dataset("mixture", kFeatures, {1, 0, 0});
+  EXPECT_EQ(error_of([&] { split_held_out(one, 0.1); }),
+            "holding out 1 of 1 examples leaves none to train on (hold out a smaller fraction or give more data)");
+}
+
 }  // namespace
 }  // namespace blockscope::data
