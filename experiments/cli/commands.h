@@ -15,5 +15,6 @@ void register_partition(CLI::App& app);
 void register_report(CLI::App& app);
 void register_diagnose(CLI::App& app);
 void register_train(CLI::App& app);
+void register_ablate(CLI::App& app);
 
 }  // namespace blockscope::cli

@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
   blockscope::cli::register_report(app);
   blockscope::cli::register_diagnose(app);
   blockscope::cli::register_train(app);
+  blockscope::cli::register_ablate(app);
   if (argc > 1) {
     const std::string error = unknown_subcommand_error(app, argv[1]);
     if (!error.empty()) {

@@ -18,12 +18,13 @@ import matplotlib
 matplotlib.use("Agg")
 import h5py  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 DPI = 120
 MAX_WIDTH_IN = 13.0          # 1560 px at 120 dpi
 MAX_DEVIATION_TENSORS = 50   # tensor_deviation.png shows at most this many tensors
-LEGEND_LINES = 30            # per-block density legend up to this many blocks
+MAX_PANELS = 48              # densities.png: one panel per block up to this many blocks
 
 # Called as _on_save(fig, path) just before a figure is written (tests hook it).
 _on_save = None
@@ -165,27 +166,51 @@ def _title(f, what):
 
 
 def plot_densities(f, outdir):
+    """Per-block spectral densities as small multiples, as the papers draw them: one panel per block (model
+    order, titled by its short name) on a shared log-density axis, each panel's eigenvalue axis cropped to
+    where its density lies. More blocks than MAX_PANELS: one panel of lines coloured by block index."""
     grid = f["density/grid"][()]
     values = f["density/values"][()]
     names = _names(f["blocks/names"])
-    with_legend = len(names) <= LEGEND_LINES
-    fig, ax = _figure(12 if with_legend else 10, 6)
-    cmap = plt.get_cmap("viridis", max(len(names), 2))
-    styles = ["-", "--", "-.", ":"]
     floor = 1e-12 * values.max()
+    bottom = max(floor, 1e-8 * values.max())
     labels = short_labels(names, 24)
-    for i, (label, density) in enumerate(zip(labels, values)):
-        ax.semilogy(grid, np.maximum(density, floor), color=cmap(i), lw=1.1, ls=styles[i % len(styles)],
-                    label=label if with_legend else None)
-    ax.set_xlabel("eigenvalue")
-    ax.set_ylabel("spectral density (log)")
-    ax.set_ylim(bottom=max(floor, 1e-8 * values.max()))
-    ax.set_title(_title(f, f"Per-block Hessian spectral densities ({len(names)} blocks)"), fontsize=10)
-    if with_legend:
-        _legend_outside(ax, fontsize=7, ncol=1 if len(names) <= 20 else 2, handlelength=2.5)
-    else:
+    title = _title(f, f"Per-block Hessian spectral densities ({len(names)} blocks)")
+    if len(names) > MAX_PANELS:
+        fig, ax = _figure(10, 6)
+        cmap = plt.get_cmap("viridis", max(len(names), 2))
+        for i, density in enumerate(values):
+            ax.semilogy(grid, np.maximum(density, floor), color=cmap(i), lw=1.0)
+        ax.set_xlabel("eigenvalue")
+        ax.set_ylabel("spectral density (log)")
+        ax.set_ylim(bottom=bottom)
+        ax.set_title(title, fontsize=10)
         mappable = matplotlib.cm.ScalarMappable(cmap=cmap, norm=matplotlib.colors.Normalize(0, len(names) - 1))
-        fig.colorbar(mappable, ax=ax, label="block index (model order; too many blocks for a legend)")
+        fig.colorbar(mappable, ax=ax, label=f"block index (model order; more than {MAX_PANELS} blocks for panels)")
+        return _save(fig, os.path.join(outdir, "densities.png"))
+    cols = min(len(names), 5 if len(names) > 16 else 4)
+    rows = -(-len(names) // cols)
+    fig, axes = _figure(2.6 * cols, 1.9 * rows + 0.8, nrows=rows, ncols=cols, sharey=True, squeeze=False)
+    top = values.max() * 2
+    for i, ax in enumerate(axes.flat):
+        if i >= len(names):
+            ax.set_visible(False)
+            continue
+        density = values[i]
+        support = np.nonzero(density > 1e-6 * density.max())[0] if density.max() > 0 else np.arange(len(grid))
+        lo, hi = grid[support[0]], grid[support[-1]]
+        pad = 0.05 * (hi - lo) if hi > lo else 0.05 * (grid[-1] - grid[0])
+        ax.semilogy(grid, np.maximum(density, floor), color="tab:blue", lw=1.0)
+        ax.set_xlim(lo - pad, hi + pad)
+        ax.set_ylim(bottom, top)
+        ax.set_title(labels[i], fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(3))
+    for ax in axes[:, 0]:
+        ax.set_ylabel("density (log)", fontsize=8)
+    for ax in axes[-1, :]:
+        ax.set_xlabel("eigenvalue", fontsize=8)
+    fig.suptitle(title, fontsize=10)
     return _save(fig, os.path.join(outdir, "densities.png"))
 
 
@@ -312,6 +337,136 @@ def plot_tensor_deviation(f, outdir):
     return _save(fig, os.path.join(outdir, "tensor_deviation.png"))
 
 
+# ------------------------------------------------------------------ ablation
+
+def _ablation_cells(f):
+    """The /cells table as a dict of numpy arrays (strings decoded)."""
+    cells = {}
+    for key, ds in f["cells"].items():
+        values = ds[()]
+        cells[key] = np.array([v.decode() if isinstance(v, bytes) else v for v in values]) \
+            if values.dtype.kind in "OS" else values
+    return cells
+
+
+def _ablation_groups(cells):
+    """(model, data) pairs in grid order, with the row indices of each."""
+    groups = {}
+    for i, key in enumerate(zip(cells["model"], cells["data"])):
+        groups.setdefault(key, []).append(i)
+    return list(groups.items())
+
+
+def _series_label(cells, i, with_lr=True):
+    partition, optimizer = cells["partition"][i], cells["optimizer"][i]
+    label = optimizer if partition == "default" else f"{optimizer} · {_short(partition, 24)}"
+    return f"{label} · lr {cells['lr'][i]:g}" if with_lr else label
+
+
+def _ablation_panels(groups, height=4.2):
+    n = len(groups)
+    fig, axes = _figure(5.2 * n + 3.5, height, ncols=n, squeeze=False)
+    return fig, axes[0]
+
+
+def plot_ablation_curves(f, outdir):
+    cells = _ablation_cells(f)
+    groups = _ablation_groups(cells)
+    fig, axes = _ablation_panels(groups)
+    for ax, ((model, data), rows) in zip(axes, groups):
+        cmap = plt.get_cmap("tab20" if len(rows) > 10 else "tab10")
+        for j, i in enumerate(rows):
+            curve = f["curves"][sorted(f["curves"])[i]]
+            if cells["failed"][i] or len(curve["eval_loss"]) == 0:
+                continue
+            seed = f" · seed {cells['seed'][i]}" if len(set(cells["seed"])) > 1 else ""
+            ax.plot(curve["eval_step"][()], curve["eval_loss"][()], color=cmap(j % cmap.N), lw=1.2,
+                    ls="--" if cells["diverged"][i] else "-", label=_series_label(cells, i) + seed)
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel("held-out loss (log)")
+        ax.set_title(f"{_short(model, 30)} on {_short(data, 20)}", fontsize=10)
+    _legend_outside(axes[-1], fontsize=7)
+    fig.suptitle("Held-out loss during training (dashed: diverged)", fontsize=11)
+    return _save(fig, os.path.join(outdir, "ablation_curves.png"))
+
+
+def _pareto_front(points):
+    """Indices of the points (x, y) no other point beats in both: fewer bytes and a lower loss."""
+    order = sorted(range(len(points)), key=lambda k: (points[k][0], points[k][1]))
+    front, best = [], np.inf
+    for k in order:
+        if points[k][1] < best:
+            front.append(k)
+            best = points[k][1]
+    return front
+
+
+def plot_ablation_pareto(f, outdir):
+    cells = _ablation_cells(f)
+    groups = _ablation_groups(cells)
+    fig, axes = _ablation_panels(groups)
+    for ax, ((model, data), rows) in zip(axes, groups):
+        ok = [i for i in rows if not cells["failed"][i] and np.isfinite(cells["final_eval_loss"][i])]
+        # Each (optimizer, partition) at its best learning rate, averaged over seeds.
+        best = {}
+        for i in ok:
+            key = (cells["optimizer"][i], cells["partition"][i])
+            by_lr = best.setdefault(key, {})
+            by_lr.setdefault(cells["lr"][i], []).append(i)
+        points, labels = [], []
+        for key, by_lr in best.items():
+            lr, members = min(by_lr.items(), key=lambda kv: np.mean(cells["final_eval_loss"][kv[1]]))
+            points.append((float(np.mean(cells["state_bytes_per_param"][members])),
+                           float(np.mean(cells["final_eval_loss"][members]))))
+            labels.append(f"{_series_label(cells, members[0], with_lr=False)} (best lr {lr:g})")
+        ax.scatter(cells["state_bytes_per_param"][ok], cells["final_eval_loss"][ok], s=12, color="0.75",
+                   label="every cell", zorder=1)
+        front = _pareto_front(points)
+        cmap = plt.get_cmap("tab10")
+        for k, ((x, y), label) in enumerate(zip(points, labels)):
+            on_front = k in front
+            ax.scatter([x], [y], s=60 if on_front else 35, color=cmap(k % 10), edgecolor="black" if on_front else
+                       "none", linewidth=1.2, zorder=3, label=label + (" — Pareto front" if on_front else ""))
+        if front:
+            xs, ys = zip(*sorted(points[k] for k in front))
+            ax.step(xs, ys, where="post", color="black", lw=0.8, zorder=2)
+        ax.set_xlabel("optimizer state, bytes per parameter")
+        ax.set_ylabel("final held-out loss")
+        ax.set_title(f"{_short(model, 30)} on {_short(data, 20)}", fontsize=10)
+    _legend_outside(axes[-1], fontsize=7)
+    fig.suptitle("Final held-out loss against optimizer-state memory (outlined: Pareto front)", fontsize=11)
+    return _save(fig, os.path.join(outdir, "ablation_pareto.png"))
+
+
+def plot_ablation_lr(f, outdir):
+    cells = _ablation_cells(f)
+    groups = _ablation_groups(cells)
+    fig, axes = _ablation_panels(groups)
+    for ax, ((model, data), rows) in zip(axes, groups):
+        series = {}
+        for i in rows:
+            series.setdefault((cells["optimizer"][i], cells["partition"][i]), []).append(i)
+        finite = [cells["final_eval_loss"][i] for i in rows if np.isfinite(cells["final_eval_loss"][i])]
+        ceiling = max(finite) * 1.05 if finite else 1.0
+        cmap = plt.get_cmap("tab10")
+        for k, members in enumerate(series.values()):
+            lrs = sorted(set(cells["lr"][members]))
+            losses = [np.mean([cells["final_eval_loss"][i] for i in members if cells["lr"][i] == lr]) for lr in lrs]
+            shown = [min(v, ceiling) if np.isfinite(v) else ceiling for v in losses]
+            ax.plot(lrs, shown, marker="o", color=cmap(k % 10), label=_series_label(cells, members[0], False))
+            for lr, v in zip(lrs, losses):
+                if not np.isfinite(v) or v > ceiling:
+                    ax.scatter([lr], [ceiling], marker="x", s=50, color=cmap(k % 10), zorder=3)
+        ax.set_xscale("log")
+        ax.set_xlabel("peak learning rate")
+        ax.set_ylabel("final held-out loss (×: diverged or off the axis)")
+        ax.set_title(f"{_short(model, 30)} on {_short(data, 20)}", fontsize=10)
+    _legend_outside(axes[-1], fontsize=7)
+    fig.suptitle("Learning-rate robustness: final held-out loss per learning rate", fontsize=11)
+    return _save(fig, os.path.join(outdir, "ablation_lr.png"))
+
+
 def plot_result(kind, path, outdir):
     os.makedirs(outdir, exist_ok=True)
     written = []
@@ -325,6 +480,11 @@ def plot_result(kind, path, outdir):
             written.append(plot_log_ratio_histograms(f, outdir))
             written.append(plot_block_cv(f, outdir))
             written.append(plot_tensor_deviation(f, outdir))
+        if kind == "ablation" and "cells" in f:
+            written.append(plot_ablation_curves(f, outdir))
+            written.append(plot_ablation_pareto(f, outdir))
+            if len(set(f["cells/lr"][()])) > 1:
+                written.append(plot_ablation_lr(f, outdir))
         if "coupling/ratio" in f:
             written.append(plot_coupling(f, outdir))
     return written

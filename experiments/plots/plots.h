@@ -15,7 +15,8 @@ namespace blockscope::plots {
 // needed) and returns the PNG paths written. `kind` selects the figure set:
 // "spectrum" (densities, JS heatmap, coupling heatmap if present),
 // "coupling" (coupling heatmap), "diagnostics" (ln(v/v̄) histograms, CV per
-// block, per-tensor error).
+// block, per-tensor error), "ablation" (held-out curves, loss vs state
+// bytes with the Pareto front, loss vs learning rate).
 std::vector<std::filesystem::path> plot_result(const std::string& kind, const std::filesystem::path& result_file,
                                                const std::filesystem::path& directory);
 
