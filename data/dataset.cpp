@@ -55,9 +55,9 @@ HeldOutSplit split_held_out(const Dataset& dataset, double fraction) {
   }
   const std::int64_t cut = n - held;
   auto part = [&](std::int64_t begin, std::int64_t end, const char* role) {
-    return Dataset{dataset.inputs.slice(0, begin, end), dataset.targets.slice(0, begin, end),
-                   held == 0 ? dataset.description
-                             : fmt::format("{} [{} examples {}..{}]", dataset.description, role, begin, end)};
+    std::string description = fmt::format("{} [{} examples {}..{}]", dataset.description, role, begin, end);
+    if (held == 0) description = begin == 0 ? dataset.description : "none";
+    return Dataset{dataset.inputs.slice(0, begin, end), dataset.targets.slice(0, begin, end), description};
   };
   return {part(0, cut, "train"), part(cut, n, "held-out")};
 }

@@ -40,7 +40,7 @@ std::vector<Batch> make_batches(const Dataset& dataset, const BatchOptions& opti
 // A dataset cut into a training part and a disjoint held-out part.
 struct HeldOutSplit {
   Dataset train;
-  Dataset held_out;  // empty (0 examples) when the fraction is 0
+  Dataset held_out;  // 0 examples, described as "none", when the fraction is 0
 };
 
 // Holds out the last ⌈fraction·N⌉ examples in the dataset's order (the text

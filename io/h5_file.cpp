@@ -144,6 +144,9 @@ void AtomicH5Writer::commit() {
       break;
     }
   }
+  // Everything reaches the file before the rename, even while a caller still holds a group or dataset open
+  // (close() is weak: those would keep the file open, and unflushed, past it).
+  file_.flush(H5F_SCOPE_GLOBAL);
   file_.close();
   std::error_code ec;
   std::filesystem::rename(temp_path_, path_, ec);

@@ -3,7 +3,9 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,9 +17,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 #include "experiments/ablation/ablation_file.h"
 #include "io/h5_file.h"
@@ -43,17 +47,16 @@ json read_json(const std::string& path) {
 }
 
 void write_json_atomically(const std::string& path, const json& j) {
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp);
-    out << j.dump(2) << "\n";
-    if (!out) throw std::runtime_error(fmt::format("cannot write {}", temp));
-  }
+  const std::string temp = fmt::format("{}.tmp-{}", path, getpid());
+  std::ofstream out(temp);
+  out << j.dump(2) << "\n";
+  out.close();
+  if (!out) throw std::runtime_error(fmt::format("cannot write {} (is the disk full?)", temp));
   fs::rename(temp, path);
 }
 
 // Checks every cell as train would, once per distinct (model, data, partition, optimizer, seed);
-// notice() for a partition the optimizer ignores (per-element v keeps no shared statistic).
+// notice() for a partition the optimizer ignores.
 void check_cells(const Grid& grid, const std::vector<Cell>& all,
                  const std::function<void(const std::string&)>& notice) {
   std::set<std::string> seen, ignored;
@@ -66,12 +69,14 @@ void check_cells(const Grid& grid, const std::vector<Cell>& all,
       throw std::runtime_error(fmt::format("cell {} (model {}, data {}, partition {}, optimizer {}, seed {}): {}",
                                            c.index, c.model, c.data, c.partition, c.optimizer, c.seed, e.what()));
     }
-    const bool element_v = optimizers::parse_optimizer_spec(c.optimizer).v == optimizers::SecondMoment::element;
+    // Only shared v and codebook m (its scale groups) read the partition.
+    const optimizers::OptimizerSpec spec = optimizers::parse_optimizer_spec(c.optimizer);
+    const bool element_v = spec.v != optimizers::SecondMoment::shared && spec.m != optimizers::FirstMoment::codebook;
     if (notice && element_v && c.partition != kDefaultPartition &&
         ignored.insert(c.optimizer + "\n" + c.partition).second) {
       notice(
-          fmt::format("optimizer {} keeps a per-element v: partition {} does not change its cells (they repeat "
-                      "the default partition's)",
+          fmt::format("optimizer {} reads no partition (no shared v, no codebook m): partition {} does not change "
+                      "its cells (they repeat the default partition's)",
                       c.optimizer, c.partition));
     }
   }
@@ -104,21 +109,25 @@ void prepare_work_folder(const std::string& dir, const Grid& grid) {
   write_json_atomically(grid_file, now);
 }
 
-CellResult read_done_cell(const std::string& dir, const Cell& cell) {
-  CellResult r;
-  r.cell = cell;
-  r.done = true;
-  r.reused = true;
-  r.run = training::read_run_file(cell_path(dir, cell.index, ".h5"));
-  const json meta = read_json(cell_path(dir, cell.index, ".json"));
-  r.peak_rss_bytes = meta.at("peak_rss_bytes").get<std::int64_t>();
-  r.wall_seconds = meta.at("wall_seconds").get<double>();
-  r.threads = meta.at("threads").get<int>();
-  return r;
-}
-
-bool is_done(const std::string& dir, std::int64_t k) {
-  return fs::exists(cell_path(dir, k, ".h5")) && fs::exists(cell_path(dir, k, ".json"));
+// A cell an earlier run finished, or nothing when its files are missing or
+// unreadable (then it runs again).
+std::optional<CellResult> read_done_cell(const std::string& dir, const Cell& cell) {
+  const std::string run_file = cell_path(dir, cell.index, ".h5"), meta_file = cell_path(dir, cell.index, ".json");
+  if (!fs::exists(run_file) || !fs::exists(meta_file)) return std::nullopt;
+  try {
+    CellResult r;
+    r.cell = cell;
+    r.done = true;
+    r.reused = true;
+    r.run = training::read_run_file(run_file);
+    const json meta = read_json(meta_file);
+    r.peak_rss_bytes = meta.at("peak_rss_bytes").get<std::int64_t>();
+    r.wall_seconds = meta.at("wall_seconds").get<double>();
+    r.threads = meta.at("threads").get<int>();
+    return r;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 // The line that says why a worker failed: its "error:" line, else its last line.
@@ -168,6 +177,38 @@ Worker spawn_worker(const std::vector<std::string>& argv, const std::string& log
   return w;
 }
 
+// The workers still running; on unwind (an error in the parent) they are
+// stopped and reaped, so none outlives the ablation.
+class WorkerPool {
+ public:
+  ~WorkerPool() {
+    for (const auto& [pid, w] : running_) kill(pid, SIGTERM);
+    for (const auto& [pid, w] : running_) waitpid(pid, nullptr, 0);
+  }
+  void add(const Worker& w) { running_[w.pid] = w; }
+  std::size_t size() const { return running_.size(); }
+  bool empty() const { return running_.empty(); }
+  // Waits for any worker to end: the worker, its status and its resource usage.
+  std::tuple<Worker, int, rusage> wait_any() {
+    for (;;) {
+      int status = 0;
+      rusage usage{};
+      const pid_t pid = wait4(-1, &status, 0, &usage);
+      if (pid < 0 && errno == EINTR) continue;
+      if (pid < 0)
+        throw std::runtime_error(fmt::format("waiting for ablation workers failed: {}", std::strerror(errno)));
+      const auto it = running_.find(pid);
+      if (it == running_.end()) continue;
+      const Worker w = it->second;
+      running_.erase(it);
+      return {w, status, usage};
+    }
+  }
+
+ private:
+  std::map<pid_t, Worker> running_;
+};
+
 }  // namespace
 
 double CellResult::final_eval_loss() const {
@@ -175,9 +216,11 @@ double CellResult::final_eval_loss() const {
 }
 
 double CellResult::best_eval_loss() const {
-  if (!done || run.history.eval_loss.empty()) return std::nan("");
-  double best = INFINITY;
-  for (double v : run.history.eval_loss) best = std::isnan(v) ? v : std::min(best, v);
+  double best = std::nan("");  // the lowest finite evaluation (a non-finite one marks the cell diverged)
+  if (!done) return best;
+  for (double v : run.history.eval_loss) {
+    if (std::isfinite(v) && !(best <= v)) best = v;
+  }
   return best;
 }
 
@@ -232,15 +275,13 @@ AblationSummary run_ablation(const Grid& grid, const AblationOptions& options,
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   summary.threads_per_job = std::max(1, cores / options.jobs);
   summary.cells.resize(all.size());
-  const std::int64_t total_steps = grid.shared.steps * static_cast<std::int64_t>(all.size());
-  std::int64_t done_steps = 0;
   std::vector<std::int64_t> todo;
   for (const Cell& c : all) {
-    if (is_done(dir, c.index)) {
-      summary.cells[c.index] = read_done_cell(dir, c);
+    if (std::optional<CellResult> earlier = read_done_cell(dir, c)) {
+      summary.cells[c.index] = std::move(*earlier);
       ++summary.reused;
-      done_steps += grid.shared.steps;
     } else {
+      summary.cells[c.index].cell = c;
       todo.push_back(c.index);
     }
   }
@@ -248,41 +289,38 @@ AblationSummary run_ablation(const Grid& grid, const AblationOptions& options,
     notice(
         fmt::format("resuming: {} of {} cells done in {}, running {}", summary.reused, all.size(), dir, todo.size()));
   }
-  if (progress) progress(done_steps, total_steps);
+  // Progress counts this run's steps only, so the rate and ETA are this run's.
+  const std::int64_t total_steps = grid.shared.steps * static_cast<std::int64_t>(todo.size());
+  std::int64_t done_steps = 0;
+  if (progress && total_steps > 0) progress(0, total_steps);
 
-  std::map<pid_t, Worker> running;
+  WorkerPool running;
   std::size_t next = 0;
   while (next < todo.size() || !running.empty()) {
     while (next < todo.size() && static_cast<int>(running.size()) < options.jobs) {
       const std::int64_t k = todo[next++];
-      Worker w = spawn_worker(options.worker_command(dir, k), cell_path(dir, k, ".log"), k, summary.threads_per_job);
-      running[w.pid] = w;
+      running.add(spawn_worker(options.worker_command(dir, k), cell_path(dir, k, ".log"), k, summary.threads_per_job));
     }
-    int status = 0;
-    rusage usage{};
-    const pid_t pid = wait4(-1, &status, 0, &usage);
-    if (pid < 0) throw std::runtime_error(fmt::format("waiting for ablation workers failed: {}", std::strerror(errno)));
-    const auto it = running.find(pid);
-    if (it == running.end()) continue;
-    const Worker w = it->second;
-    running.erase(it);
+    const auto [w, status, usage] = running.wait_any();
     CellResult& r = summary.cells[w.k];
-    r.cell = all[w.k];
     r.threads = summary.threads_per_job;
     r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - w.start).count();
     r.peak_rss_bytes = static_cast<std::int64_t>(usage.ru_maxrss) * 1024;  // Linux reports kilobytes
-    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && fs::exists(cell_path(dir, w.k, ".h5"));
-    if (ok) {
-      r.done = true;
-      r.run = training::read_run_file(cell_path(dir, w.k, ".h5"));
-      write_json_atomically(
-          cell_path(dir, w.k, ".json"),
-          {{"peak_rss_bytes", r.peak_rss_bytes}, {"wall_seconds", r.wall_seconds}, {"threads", r.threads}});
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+      try {
+        r.run = training::read_run_file(cell_path(dir, w.k, ".h5"));
+        write_json_atomically(
+            cell_path(dir, w.k, ".json"),
+            {{"peak_rss_bytes", r.peak_rss_bytes}, {"wall_seconds", r.wall_seconds}, {"threads", r.threads}});
+        r.done = true;
+      } catch (const std::exception& e) {
+        r.error = e.what();
+      }
     } else {
       r.error = WIFSIGNALED(status) ? fmt::format("the worker was killed by signal {}", WTERMSIG(status))
                                     : failure_line(cell_path(dir, w.k, ".log"));
-      ++summary.failed;
     }
+    if (!r.done) ++summary.failed;
     done_steps += grid.shared.steps;
     if (notice) {
       const Cell& c = r.cell;
@@ -298,6 +336,7 @@ AblationSummary run_ablation(const Grid& grid, const AblationOptions& options,
 }
 
 void run_cell(const std::string& dir, std::int64_t k) {
+  prctl(PR_SET_PDEATHSIG, SIGTERM);  // a worker ends with the ablation that started it
   const Grid grid = read_grid((fs::path(dir) / "grid.json").string());
   const std::vector<Cell> all = cells(grid);
   if (k < 0 || k >= static_cast<std::int64_t>(all.size())) {

@@ -8,8 +8,8 @@
 //     v_blocks, parameters, peak_rss_bytes, skipped, diverged, failed,
 //     error, threads, wall_seconds (NaN / 0 for a failed cell)
 //   /curves/<K>/{loss, eval_step, eval_loss}: cell K's curves
-//   root attributes: config (the canonical grid as JSON), cells, failed,
-//     and every shared setting
+//   root attributes: config (the canonical grid as JSON), num_cells,
+//     failed (cells whose worker failed), and every shared setting
 #pragma once
 
 #include <string>

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <stdexcept>
 
@@ -30,8 +31,17 @@ T scalar(const json& v, const std::string& source, const std::string& key) {
   } else if constexpr (std::is_same_v<T, bool>) {
     if (!v.is_boolean()) fail(source, key, fmt::format("must be true or false (got {})", type_name(v)));
   } else if constexpr (std::is_integral_v<T>) {
-    if (!v.is_number_integer()) fail(source, key, fmt::format("must be an integer (got {})", v.dump()));
-    if (std::is_unsigned_v<T> && v.get<std::int64_t>() < 0) fail(source, key, "must be ≥ 0");
+    if (!v.is_number_integer()) {
+      fail(source, key,
+           v.is_number() ? fmt::format("must be an integer (got {})", v.dump())
+                         : fmt::format("must be an integer (got {})", type_name(v)));
+    }
+    if constexpr (std::is_unsigned_v<T>) {
+      if (!v.is_number_unsigned()) fail(source, key, fmt::format("must be ≥ 0 (got {})", v.dump()));
+    } else if (v.is_number_unsigned() &&
+               v.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      fail(source, key, fmt::format("is too large (got {})", v.dump()));
+    }
   } else {
     if (!v.is_number()) fail(source, key, fmt::format("must be a number (got {})", type_name(v)));
   }
@@ -119,6 +129,11 @@ Grid parse_grid(const json& config, const std::string& source) {
     const auto it = settings().find(key);
     if (it != settings().end()) it->second.read(value, source, key, g.shared);
   }
+  // An ablation is judged on held-out loss: every source holds out a tenth unless the grid says otherwise.
+  if (!config.contains("eval_fraction")) g.shared.eval_fraction = 0.1;
+  if (!(g.shared.eval_fraction >= 0.0 && g.shared.eval_fraction < 1.0)) {
+    fail(source, "eval_fraction", fmt::format("must lie in [0, 1) (got {})", g.shared.eval_fraction));
+  }
   for (double lr : g.lrs) {
     if (!(lr >= 0.0) || !std::isfinite(lr))
       fail(source, "lrs", fmt::format("entries must be finite and ≥ 0 (got {})", lr));
@@ -132,7 +147,7 @@ Grid read_grid(const std::string& path) {
   json config;
   try {
     in >> config;
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     const std::string what = e.what();
     throw std::runtime_error(fmt::format("{} is not valid JSON ({})", path, what.substr(what.find(' ') + 1)));
   }

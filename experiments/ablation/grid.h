@@ -8,10 +8,14 @@
 //
 // Only `models` is required; the other axes default to ["auto"] data, the
 // optimizer's default partition ("default"), ["adamw"], [1e-3] and [0].
+// eval_fraction defaults to 0.1 for every source (cells are judged on
+// held-out loss), the other settings to train's defaults.
 // Cells are the Cartesian product in the order models × data × partitions ×
 // optimizers × lrs × seeds (seeds vary fastest). A cell's seed fixes the
 // model's initialisation and the data order, so cells that differ only in
-// partition, optimizer or learning rate see the same data in the same order.
+// partition, optimizer or learning rate see the same data in the same order
+// (for the text corpus and synthetic sources the seed also draws which
+// examples there are, so cells of other seeds hold out other examples).
 #pragma once
 
 #include <nlohmann/json.hpp>

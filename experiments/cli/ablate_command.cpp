@@ -74,6 +74,12 @@ void run_ablate(const AblateOptions& o) {
   if (!o.plots.empty()) {
     for (const auto& png : plots::plot_result("ablation", run.out, o.plots)) fmt::print("wrote {}\n", png.string());
   }
+  if (s.failed > 0) {
+    throw std::runtime_error(fmt::format(
+        "{} of {} cells failed (their errors are in the table and in {}/cell-K.log); run the same command again to "
+        "retry them",
+        s.failed, s.cells.size(), s.cells_dir));
+  }
 }
 
 }  // namespace

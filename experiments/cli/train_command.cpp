@@ -82,7 +82,7 @@ void register_train(CLI::App& app) {
                   "(default 0.1 for text and HDF5 data, 0 for synthetic sources)")
       ->check(kFraction);
   cmd->add_option("--eval-every", o->eval_every,
-                  "steps between held-out evaluations, and after the last (default 0: 20 over the run)")
+                  "steps between held-out evaluations, and after the last (default 0: every ⌈steps/20⌉)")
       ->check(kNonNegative);
   cmd->add_option("--out,-o", o->out, "run file (HDF5, schema blockscope.run/1)")->capture_default_str();
   cmd->add_option("--checkpoint", o->checkpoint,

@@ -14,7 +14,7 @@
 // evaluation mode (this does not change the training trajectory).
 // eval_fraction defaults to 0.1 for the text corpus and HDF5 files and to 0
 // for synthetic sources (data::default_held_out_fraction); eval_every 0 means
-// 20 evaluations over the run.
+// every ⌈steps/20⌉ steps (at most 20 evaluations).
 // Results (all atomic, nothing written on bad input):
 //   run file (experiments/training/run_file.h): per-step loss, lr, step time
 //     and skips, held-out loss per evaluation, state bytes, every setting.
@@ -54,7 +54,7 @@ struct TrainOptions {
   std::int64_t warmup = 0;
   std::string non_finite = "skip";
   double eval_fraction = kDefaultEvalFraction;  // [0, 1)
-  std::int64_t eval_every = 0;                  // 0: 20 evaluations over the run
+  std::int64_t eval_every = 0;                  // 0: every ⌈steps/20⌉ steps
   std::string out = "run.h5";
   std::string checkpoint;
   std::int64_t checkpoint_every = 0;
@@ -84,9 +84,11 @@ struct TrainSummary {
 TrainSummary train(const TrainOptions& options, const std::function<void(std::int64_t, std::int64_t)>& progress = {},
                    const std::function<void(const std::string&)>& notice = {});
 
-// Every check train() makes before its first step, without training or
-// building a strategy's partition (a partition file is loaded and validated
-// against the model): for a grid of runs checked before any starts.
+// The checks train() makes before its first step, without training: the
+// options, model, data and held-out split, and the partition (a file loaded
+// and validated against the model; a strategy built, except gefen and
+// hessian, which measure gradients or curvature first). For a grid of runs
+// checked before any starts.
 void check_train_options(const TrainOptions& options);
 
 // The learning rate of step s (see above); schedule "constant" or "cosine".

@@ -105,6 +105,35 @@ def test_killed_ablation_resumes_and_keeps_finished_cells(blockscope, ablation, 
     assert resumed["final_eval_loss"] == straight["final_eval_loss"]
 
 
+def test_an_unreadable_finished_cell_runs_again(blockscope, ablation, tmp_path):
+    d, _ = ablation
+    grid = write_grid(tmp_path / "grid.json", partitions=["default"], optimizers=["adam-mini"])
+    blockscope("ablate", "-c", grid, "-o", tmp_path / "ab.h5")
+    (tmp_path / "ab.h5.cells" / "cell-0.json").write_text("")  # as a crash while writing it would leave it
+    result = blockscope("ablate", "-c", grid, "-o", tmp_path / "ab.h5")
+    assert "resuming: 1 of 2 cells done" in result.stderr
+    assert table(tmp_path / "ab.h5")["final_eval_loss"] == table(d / "ab.h5")["final_eval_loss"][:2]
+
+
+def test_a_grid_holds_out_a_tenth_unless_told(blockscope, tmp_path):
+    (tmp_path / "grid.json").write_text(json.dumps({"models": ["mlp"], "steps": 2, "batch_size": 8,
+                                                    "examples": 40}))
+    blockscope("ablate", "-c", tmp_path / "grid.json", "-o", tmp_path / "ab.h5")
+    with h5py.File(tmp_path / "ab.h5.cells" / "cell-0.h5") as f:
+        assert (f.attrs["eval_fraction"], f.attrs["eval_examples"]) == (0.1, 4)  # mixture: train's default is 0
+
+
+def test_a_partition_the_optimizer_ignores_is_named(blockscope, tmp_path):
+    (tmp_path / "grid.json").write_text(json.dumps({"models": ["mlp"], "optimizers": ["flash-adamw"],
+                                                    "partitions": ["default", "whole-model"], "steps": 2,
+                                                    "batch_size": 8, "examples": 40}))
+    result = blockscope("ablate", "-c", tmp_path / "grid.json", "-o", tmp_path / "ab.h5")
+    assert "optimizer flash-adamw reads no partition (no shared v, no codebook m): partition whole-model" \
+        in result.stderr
+    cells = table(tmp_path / "ab.h5")
+    assert cells["final_eval_loss"][0] == cells["final_eval_loss"][1]
+
+
 def test_a_changed_grid_is_refused_and_changes_nothing(blockscope, ablation):
     d, _ = ablation
     before = (d / "ab.h5").stat().st_mtime_ns
@@ -124,6 +153,12 @@ def test_a_changed_grid_is_refused_and_changes_nothing(blockscope, ablation):
     ({**GRID, "partitions": ["nowhere.h5"]}, "nowhere.h5"),
     ({**GRID, "models": ["mlp", "nosuchmodel"]}, "nosuchmodel"),
     ({**GRID, "steps": 0}, "--steps must be positive, got 0"),
+    ({**GRID, "steps": 18446744073709551615}, "'steps' is too large (got 18446744073709551615)"),
+    ({**GRID, "steps": {"a": {"b": 1}}}, "'steps' must be an integer (got object)"),
+    ({**GRID, "eval_fraction": -1}, "'eval_fraction' must lie in [0, 1) (got -1)"),
+    # a strategy that needs no measurement is built in the check: adam-mini's heads must divide q's rows
+    ({**GRID, "models": ["gpt"], "data": ["markov"], "n_heads": 3},
+     "split per attention head, but the heads are not known"),
 ])
 def test_bad_grids_are_one_error_and_write_nothing(blockscope, tmp_path, grid, fragment):
     (tmp_path / "grid.json").write_text(json.dumps(grid))
