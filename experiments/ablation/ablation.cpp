@@ -275,30 +275,30 @@ AblationSummary run_ablation(const Grid& grid, const AblationOptions& options,
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   summary.threads_per_job = std::max(1, cores / options.jobs);
   summary.cells.resize(all.size());
-  std::vector<std::int64_t> todo;
+  std::vector<std::int64_t> pending;
   for (const Cell& c : all) {
     if (std::optional<CellResult> earlier = read_done_cell(dir, c)) {
       summary.cells[c.index] = std::move(*earlier);
       ++summary.reused;
     } else {
       summary.cells[c.index].cell = c;
-      todo.push_back(c.index);
+      pending.push_back(c.index);
     }
   }
   if (notice && summary.reused > 0) {
-    notice(
-        fmt::format("resuming: {} of {} cells done in {}, running {}", summary.reused, all.size(), dir, todo.size()));
+    notice(fmt::format("resuming: {} of {} cells done in {}, running {}", summary.reused, all.size(), dir,
+                       pending.size()));
   }
   // Progress counts this run's steps only, so the rate and ETA are this run's.
-  const std::int64_t total_steps = grid.shared.steps * static_cast<std::int64_t>(todo.size());
+  const std::int64_t total_steps = grid.shared.steps * static_cast<std::int64_t>(pending.size());
   std::int64_t done_steps = 0;
   if (progress && total_steps > 0) progress(0, total_steps);
 
   WorkerPool running;
   std::size_t next = 0;
-  while (next < todo.size() || !running.empty()) {
-    while (next < todo.size() && static_cast<int>(running.size()) < options.jobs) {
-      const std::int64_t k = todo[next++];
+  while (next < pending.size() || !running.empty()) {
+    while (next < pending.size() && static_cast<int>(running.size()) < options.jobs) {
+      const std::int64_t k = pending[next++];
       running.add(spawn_worker(options.worker_command(dir, k), cell_path(dir, k, ".log"), k, summary.threads_per_job));
     }
     const auto [w, status, usage] = running.wait_any();
@@ -327,7 +327,7 @@ AblationSummary run_ablation(const Grid& grid, const AblationOptions& options,
       notice(fmt::format("cell {} ({}, {}, partition {}, {}, lr {}, seed {}): {} in {:.0f} s ({} of {} cells done)",
                          c.index, c.model, c.data, c.partition, c.optimizer, c.lr, c.seed,
                          r.done ? fmt::format("held-out loss {:.5g}", r.final_eval_loss()) : "FAILED: " + r.error,
-                         r.wall_seconds, all.size() - (todo.size() - next) - running.size(), all.size()));
+                         r.wall_seconds, all.size() - (pending.size() - next) - running.size(), all.size()));
     }
     if (progress) progress(done_steps, total_steps);
   }

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from test_bad_inputs import expect_error
+from test_train_cli import Net
 
 GRID = {"models": ["mlp"], "data": ["mixture"], "partitions": ["default", "per-tensor"],
         "optimizers": ["adam-mini", "gefen"], "lrs": [3e-3, 1e-2], "steps": 12, "batch_size": 16,
@@ -171,15 +172,6 @@ def test_unreadable_configs_are_one_error(blockscope, tmp_path):
     (tmp_path / "bad.json").write_text('{"models": ["mlp"],')
     expect_error(blockscope, ["ablate", "-c", tmp_path / "bad.json"], "bad.json is not valid JSON")
     expect_error(blockscope, ["ablate"], "ablate needs --config GRID.json")
-
-
-class Net(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1, self.fc2 = torch.nn.Linear(6, 12), torch.nn.Linear(12, 3)
-
-    def forward(self, x):
-        return self.fc2(torch.relu(self.fc1(x)))
 
 
 def test_a_torchscript_model_on_a_data_file(blockscope, tmp_path):
