@@ -13,6 +13,7 @@
 
 #include "optimizers/kernels.h"
 #include "optimizers/math/codebook.h"
+#include "optimizers/math/momentum_update.h"
 #include "optimizers/state_components.h"
 
 namespace blockscope::optimizers {
@@ -94,6 +95,21 @@ std::vector<torch::optim::OptimizerParamGroup> torch_groups(const std::vector<Na
     }
   }
   return out;
+}
+
+// One tensor's scalars for its step t under `rule` (wd: 0 for tensors that
+// do not decay). sgd reads β1 as its momentum; sgd and lion ignore eps.
+math::StepScalars step_scalars(UpdateRule rule, const BlockOptimizerOptions& o, double wd, std::int64_t t) {
+  const auto [beta1, beta2] = o.betas();
+  switch (rule) {
+    case UpdateRule::sgd:
+      return math::make_sgd_scalars(o.lr(), beta1, wd);
+    case UpdateRule::lion:
+      return math::make_lion_scalars(o.lr(), beta1, beta2, wd);
+    case UpdateRule::adam:
+      break;
+  }
+  return math::make_step_scalars(o.lr(), beta1, beta2, o.eps(), wd, t);
 }
 
 }  // namespace
@@ -269,9 +285,8 @@ BlockOptimizer::Plan BlockOptimizer::plan(bool commit) {
     TensorStep& s = p.steps[i];
     if (!s.active) continue;
     const BlockOptimizerOptions& o = tensor_options(i);
-    const auto [beta1, beta2] = o.betas();
-    s.scalars = math::make_step_scalars(o.lr(), beta1, beta2, o.eps(),
-                                        layout_.tensors[i].decays ? o.weight_decay() : 0.0, state_.tensors[i].step + 1);
+    s.scalars = step_scalars(layout_.spec.rule, o, layout_.tensors[i].decays ? o.weight_decay() : 0.0,
+                             state_.tensors[i].step + 1);
     s.grad = p.grads[i].data_ptr<float>();
     s.param_in = named_[i].tensor.data_ptr<float>();
     s.in = view(state_.tensors[i], layout_.tensors[i], layout_.spec);

@@ -1,7 +1,9 @@
 // The torch::optim::Optimizer front end of the partition-driven kernel family
 // (spec.h, state_layout.h, cpu/step.h): AdamW, Adam-mini, Gefen, FlashOptim-
-// style AdamW and any other OptimizerSpec, over a model's named fp32
-// parameters and a Partition of them.
+// style AdamW, SGD with momentum, Lion, their FlashOptim variants and any
+// other OptimizerSpec, over a model's named fp32 parameters and a Partition
+// of them. Options: betas = (β1, β2) of adam and lion; sgd's momentum is β1
+// (β2 unused); eps is adam's only.
 //
 // Boundary checks (docs/style.md 6), once, at construction: every parameter fp32,
 // contiguous, on one device, named uniquely; the partition holds exactly these
@@ -18,7 +20,8 @@
 // that step's gradients, and never again (a checkpoint restores it).
 // bf16+intN weights: at construction each parameter is replaced by bf16(θ)
 // and the optimizer keeps ρ; the model then computes with bf16 weights.
-// Weight decay: p·(1 − lr·wd) before the update, skipped for names matching
+// Weight decay (rule sgd: coupled, g + wd·θ, as torch.optim.SGD; otherwise
+// decoupled): p·(1 − lr·wd) before the update, skipped for names matching
 // spec.decay_exclude (adamw/flash-adamw exclude nothing, as torch.optim.AdamW
 // on a full parameter list; adam-mini/gefen exclude norm, ln, bias).
 // Device: routed by optimizers/kernels.h (CPU kernels, and CUDA kernels in a

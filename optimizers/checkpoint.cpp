@@ -17,6 +17,15 @@ namespace {
 
 using io::write_tensor;
 
+// True when `text` (a checkpoint's optimizer_spec) parses to `spec`.
+bool matches_spec(const std::string& text, const OptimizerSpec& spec) {
+  try {
+    return parse_optimizer_spec(text) == spec;
+  } catch (const std::invalid_argument&) {
+    return false;
+  }
+}
+
 // Reads `name` as a CPU tensor shaped like `like` (dtype and sizes), or throws.
 at::Tensor read_tensor_like(const H5::Group& group, const std::string& name, const at::Tensor& like,
                             const std::string& what) {
@@ -116,8 +125,9 @@ void load_checked(const std::filesystem::path& path, BlockOptimizer& opt, const 
     throw std::runtime_error(fmt::format("has schema '{}', not {}", schema, kCheckpointSchema));
   }
   if (check_extra) check_extra(file);
+  // Compared as specs: a checkpoint written before the rule key existed reads as rule=adam.
   const std::string spec = io::read_string_attribute(root, "optimizer_spec");
-  if (spec != opt.spec().to_string()) {
+  if (!matches_spec(spec, opt.spec())) {
     throw std::runtime_error(
         fmt::format("was written by optimizer {}, this run uses {}", spec, opt.spec().to_string()));
   }

@@ -20,10 +20,19 @@ const Preset kPresets[] = {
     {"adam-mini", "v=shared,m=fp32,w=fp32,exclude=norm:ln:bias"},
     {"gefen", "v=shared,m=codebook,w=fp32,exclude=norm:ln:bias,p1=reference"},
     {"flash-adamw", "v=companded,m=companded,w=bf16+int8,exclude=none"},
+    {"sgd", "rule=sgd,v=none,m=fp32,w=fp32,exclude=none"},
+    {"lion", "rule=lion,v=none,m=fp32,w=fp32,exclude=none"},
+    {"flash-sgd", "rule=sgd,v=none,m=companded,w=bf16+int8,exclude=none"},
+    {"flash-lion", "rule=lion,v=none,m=companded,w=bf16+int8,exclude=none"},
 };
 
-const std::vector<std::pair<std::string, SecondMoment>> kV = {
-    {"element", SecondMoment::element}, {"shared", SecondMoment::shared}, {"companded", SecondMoment::companded}};
+const std::vector<std::pair<std::string, UpdateRule>> kRule = {
+    {"adam", UpdateRule::adam}, {"sgd", UpdateRule::sgd}, {"lion", UpdateRule::lion}};
+
+const std::vector<std::pair<std::string, SecondMoment>> kV = {{"element", SecondMoment::element},
+                                                              {"shared", SecondMoment::shared},
+                                                              {"companded", SecondMoment::companded},
+                                                              {"none", SecondMoment::none}};
 const std::vector<std::pair<std::string, FirstMoment>> kM = {{"fp32", FirstMoment::fp32},
                                                              {"bf16", FirstMoment::bf16},
                                                              {"codebook", FirstMoment::codebook},
@@ -56,7 +65,9 @@ const std::string& name_of(const std::vector<std::pair<std::string, E>>& table, 
 }
 
 void apply(OptimizerSpec& spec, const std::string& key, const std::string& value) {
-  if (key == "v") {
+  if (key == "rule") {
+    spec.rule = lookup(kRule, key, value);
+  } else if (key == "v") {
     spec.v = lookup(kV, key, value);
   } else if (key == "m") {
     spec.m = lookup(kM, key, value);
@@ -84,7 +95,25 @@ void apply(OptimizerSpec& spec, const std::string& key, const std::string& value
     }
     spec.codebook_p1_quirk = value == "reference";
   } else {
-    throw std::invalid_argument(fmt::format("unknown optimizer key '{}' (valid: v, m, w, exclude, p1)", key));
+    throw std::invalid_argument(fmt::format("unknown optimizer key '{}' (valid: rule, v, m, w, exclude, p1)", key));
+  }
+}
+
+// Rule and storage that go together (spec.h); else one line saying what to set.
+void check_combination(const OptimizerSpec& spec, const std::string& text) {
+  const std::string& rule = name_of(kRule, spec.rule);
+  if (spec.rule == UpdateRule::adam && spec.v == SecondMoment::none) {
+    throw std::invalid_argument(fmt::format(
+        "optimizer '{}': rule adam needs a second moment; set v=element, shared or companded (or rule=sgd/lion)",
+        text));
+  }
+  if (spec.rule != UpdateRule::adam && spec.v != SecondMoment::none) {
+    throw std::invalid_argument(fmt::format(
+        "optimizer '{}': rule {} keeps no second moment; set v=none (or use the {} preset)", text, rule, rule));
+  }
+  if (spec.rule != UpdateRule::adam && spec.m == FirstMoment::codebook) {
+    throw std::invalid_argument(fmt::format(
+        "optimizer '{}': rule {} takes m=fp32, bf16 or companded (the codebook m is Gefen's, rule adam)", text, rule));
   }
 }
 
@@ -101,7 +130,7 @@ OptimizerSpec parse_optimizer_spec(const std::string& text) {
   std::size_t start = 0;
   bool first = true;
   if (text.empty()) {
-    throw std::invalid_argument(fmt::format("empty optimizer spec (presets: {}; or keys v, m, w, exclude, p1)",
+    throw std::invalid_argument(fmt::format("empty optimizer spec (presets: {}; or keys rule, v, m, w, exclude, p1)",
                                             fmt::join(optimizer_preset_names(), ", ")));
   }
   while (start <= text.size()) {
@@ -116,8 +145,8 @@ OptimizerSpec parse_optimizer_spec(const std::string& text) {
       }
       if (!first || preset == nullptr) {
         throw std::invalid_argument(fmt::format(
-            "unknown optimizer '{}' (presets: {}; or a spec such as \"v=shared,m=codebook,w=fp32\" with keys v, m, "
-            "w, exclude, p1)",
+            "unknown optimizer '{}' (presets: {}; or a spec such as \"v=shared,m=codebook,w=fp32\" with keys rule, "
+            "v, m, w, exclude, p1)",
             item, fmt::join(optimizer_preset_names(), ", ")));
       }
       spec = parse_optimizer_spec(preset->spec);
@@ -127,12 +156,13 @@ OptimizerSpec parse_optimizer_spec(const std::string& text) {
     first = false;
     start = end + 1;
   }
+  check_combination(spec, text);
   return spec;
 }
 
 std::string OptimizerSpec::to_string() const {
-  return fmt::format("v={},m={},w={},exclude={},p1={}", name_of(kV, v), name_of(kM, m), name_of(kW, w),
-                     decay_exclude.empty() ? "none" : fmt::format("{}", fmt::join(decay_exclude, ":")),
+  return fmt::format("rule={},v={},m={},w={},exclude={},p1={}", name_of(kRule, rule), name_of(kV, v), name_of(kM, m),
+                     name_of(kW, w), decay_exclude.empty() ? "none" : fmt::format("{}", fmt::join(decay_exclude, ":")),
                      codebook_p1_quirk ? "reference" : "fixed");
 }
 
@@ -145,8 +175,20 @@ bool OptimizerSpec::decays(const std::string& parameter_name) const {
 }
 
 bool OptimizerSpec::operator==(const OptimizerSpec& o) const {
-  return v == o.v && m == o.m && w == o.w && decay_exclude == o.decay_exclude &&
+  return rule == o.rule && v == o.v && m == o.m && w == o.w && decay_exclude == o.decay_exclude &&
          codebook_p1_quirk == o.codebook_p1_quirk;
+}
+
+std::pair<double, double> default_betas(UpdateRule rule) {
+  switch (rule) {
+    case UpdateRule::sgd:
+      return {0.9, 0.0};
+    case UpdateRule::lion:
+      return {0.9, 0.99};
+    case UpdateRule::adam:
+      break;
+  }
+  return {0.9, 0.999};
 }
 
 std::string default_partition_strategy(const OptimizerSpec& spec) {

@@ -81,7 +81,8 @@ std::vector<StateComponent> tensor_components(const OptimizerSpec& spec, const T
     case SecondMoment::element:
       add(StateSlot::v, StateDtype::fp32, n, ByteClass::v);
       break;
-    case SecondMoment::shared:
+    case SecondMoment::shared:  // the global v [num_blocks]
+    case SecondMoment::none:
       break;
     case SecondMoment::companded:
       add(StateSlot::v, StateDtype::uint8, n, ByteClass::v);

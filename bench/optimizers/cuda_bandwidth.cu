@@ -174,6 +174,7 @@ PresetResult time_preset(const std::string& preset, const std::vector<bs::partit
         st.v_fp32 = static_cast<float*>(alloc(n, 4));
         break;
       case opt::SecondMoment::shared:
+      case opt::SecondMoment::none:
         break;
       case opt::SecondMoment::companded:
         st.v_q8 = static_cast<std::uint8_t*>(alloc(n, 1));

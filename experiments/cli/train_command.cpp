@@ -63,9 +63,13 @@ void register_train(CLI::App& app) {
   cmd->add_option("--head-dim", o->head_dim, "width of one head (default: q rows / n-heads)")->check(kPositive);
   cmd->add_option("--steps", o->steps, "optimizer steps")->capture_default_str();
   cmd->add_option("--lr", o->lr, "peak learning rate")->capture_default_str();
-  cmd->add_option("--weight-decay", o->weight_decay, "decoupled weight decay (p *= 1 - lr*wd)")->capture_default_str();
-  cmd->add_option("--betas", o->betas, "b1,b2")->capture_default_str();
-  cmd->add_option("--eps", o->eps, "added to the bias-corrected sqrt(v)")->capture_default_str();
+  cmd->add_option("--weight-decay", o->weight_decay,
+                  "weight decay: decoupled (p *= 1 - lr*wd), except sgd's, added to the gradient (g + wd*p) as "
+                  "torch.optim.SGD")
+      ->capture_default_str();
+  cmd->add_option("--betas", o->betas,
+                  "b1,b2 (default 0.9,0.999; lion 0.9,0.99; sgd reads b1 as its momentum, default 0.9)");
+  cmd->add_option("--eps", o->eps, "added to the bias-corrected sqrt(v) (adam rule only)")->capture_default_str();
   cmd->add_option("--batch-size", o->batch_size, "examples per batch")->capture_default_str();
   cmd->add_option("--examples", o->examples,
                   "examples drawn from a synthetic source (the text corpus and HDF5 files have their own size)")

@@ -289,7 +289,7 @@ double scheduled_lr(const std::string& schedule, double lr, std::int64_t warmup,
 
 void check_train_options(const TrainOptions& o) {
   check_options(o);
-  parse_betas(o.betas);
+  if (!o.betas.empty()) parse_betas(o.betas);
   const optimizers::OptimizerSpec spec = optimizers::parse_optimizer_spec(o.optimizer);
   optimizers::parse_non_finite_policy(o.non_finite);
   const std::string choice = o.partition.empty() ? optimizers::default_partition_strategy(spec) : o.partition;
@@ -310,8 +310,8 @@ void check_train_options(const TrainOptions& o) {
 TrainSummary train(const TrainOptions& o, const std::function<void(std::int64_t, std::int64_t)>& progress,
                    const std::function<void(const std::string&)>& notice) {
   check_options(o);
-  const auto [beta1, beta2] = parse_betas(o.betas);
   const optimizers::OptimizerSpec spec = optimizers::parse_optimizer_spec(o.optimizer);
+  const auto [beta1, beta2] = o.betas.empty() ? optimizers::default_betas(spec.rule) : parse_betas(o.betas);
   const optimizers::NonFinitePolicy policy = optimizers::parse_non_finite_policy(o.non_finite);
   const std::string partition_choice = o.partition.empty() ? optimizers::default_partition_strategy(spec) : o.partition;
 

@@ -44,7 +44,7 @@ struct TrainOptions {
   std::int64_t steps = 100;
   double lr = 1e-3;
   double weight_decay = 0.0;
-  std::string betas = "0.9,0.999";
+  std::string betas;  // "b1,b2"; empty = the rule's (optimizers::default_betas)
   double eps = 1e-8;
   std::int64_t batch_size = 32;
   std::int64_t examples = 4096;  // drawn from a synthetic source (not tied to steps, so a resume sees the same data)

@@ -139,7 +139,7 @@ struct RunConstants {
 // scale group and (companded states) one 32-element tile. The loops carry no
 // dependence between elements (out may alias in only element for element),
 // so they are marked simd; the codebook search runs as a scalar middle loop.
-template <FirstMoment M, SecondMoment V, WeightStorage W>
+template <UpdateRule R, FirstMoment M, SecondMoment V, WeightStorage W>
 BLOCKSCOPE_ALWAYS_INLINE void update_run(const TensorStep& step, const GlobalState& global,
                                          const CodebookLookup* lookup, const RunConstants& k, float m_scale16,
                                          float v_scale16, std::int64_t b, std::int64_t e, float* m_buf, float* v_buf,
@@ -165,18 +165,19 @@ BLOCKSCOPE_ALWAYS_INLINE void update_run(const TensorStep& step, const GlobalSta
       for (std::int64_t j = 0; j < len; ++j) {
         const std::int64_t i = c + j;
         s.out.m_code[i] = q[j];
-        const float v_new =
-            finish_element<M, V, W>(s, i, s.grad[i], 0.0f, codebook[q[j]] * k.scale_new, k.v_shared, v_scale16);
+        const float v_new = finish_element<R, M, V, W>(s, i, s.grad[i], stored_weight<W>(s, i), 0.0f,
+                                                       codebook[q[j]] * k.scale_new, k.v_shared, v_scale16);
         if constexpr (V == SecondMoment::companded) v_buf[i - origin] = v_new;
       }
     }
   } else {
 #pragma omp simd
     for (std::int64_t i = b; i < e; ++i) {
-      const float g = s.grad[i];
-      const float m_new = math::first_moment(stored_first_moment<M>(s.in, i, m_scale16), g, sc);
-      const float v_new = finish_element<M, V, W>(s, i, g, m_new, m_new, k.v_shared, v_scale16);
-      if constexpr (M == FirstMoment::companded) m_buf[i - origin] = m_new;
+      const float g = s.grad[i], theta = stored_weight<W>(s, i);
+      const ElementMoments moments = rule_moments<R>(stored_first_moment<M>(s.in, i, m_scale16), g, theta, sc);
+      const float v_new =
+          finish_element<R, M, V, W>(s, i, g, theta, moments.m_new, moments.m_used, k.v_shared, v_scale16);
+      if constexpr (M == FirstMoment::companded) m_buf[i - origin] = moments.m_new;
       if constexpr (V == SecondMoment::companded) v_buf[i - origin] = v_new;
     }
   }
@@ -185,7 +186,7 @@ BLOCKSCOPE_ALWAYS_INLINE void update_run(const TensorStep& step, const GlobalSta
 // The update pass over elements [begin, end) of one tensor (begin a multiple
 // of 32): cut into runs of constant RunConstants, and for companded states
 // into 32-element tiles whose group scale is taken once the tile is done.
-template <FirstMoment M, SecondMoment V, WeightStorage W>
+template <UpdateRule R, FirstMoment M, SecondMoment V, WeightStorage W>
 BLOCKSCOPE_CPU_CLONES void update_span(const TensorLayout& t, const TensorStep& s, const GlobalState& global,
                                        const CodebookLookup* lookup, const float* new_scales, std::int64_t begin,
                                        std::int64_t end) {
@@ -211,7 +212,7 @@ BLOCKSCOPE_CPU_CLONES void update_span(const TensorLayout& t, const TensorStep& 
         k.scale_new = new_scales[group];
       }
       const std::int64_t run_end = std::min({unit_end, r.end, group_end});
-      update_run<M, V, W>(s, global, lookup, k, m_scale16, v_scale16, i, run_end, m_buf, v_buf, unit);
+      update_run<R, M, V, W>(s, global, lookup, k, m_scale16, v_scale16, i, run_end, m_buf, v_buf, unit);
       i = run_end;
     }
     const std::int64_t len = unit_end - unit;
@@ -242,7 +243,7 @@ BLOCKSCOPE_CPU_CLONES void update_span(const TensorLayout& t, const TensorStep& 
   }
 }
 
-template <FirstMoment M, SecondMoment V, WeightStorage W>
+template <UpdateRule R, FirstMoment M, SecondMoment V, WeightStorage W>
 void update_tensor(const TensorLayout& t, const TensorStep& s, const GlobalState& global,
                    const CodebookLookup* lookup) {
   std::vector<float> scales;
@@ -250,8 +251,8 @@ void update_tensor(const TensorLayout& t, const TensorStep& s, const GlobalState
   const std::int64_t tasks = (t.numel + kTaskElements - 1) / kTaskElements;
 #pragma omp parallel for schedule(static)
   for (std::int64_t task = 0; task < tasks; ++task) {
-    update_span<M, V, W>(t, s, global, lookup, scales.data(), task * kTaskElements,
-                         std::min(t.numel, (task + 1) * kTaskElements));
+    update_span<R, M, V, W>(t, s, global, lookup, scales.data(), task * kTaskElements,
+                            std::min(t.numel, (task + 1) * kTaskElements));
   }
   if (M == FirstMoment::codebook) std::copy(scales.begin(), scales.end(), s.out.m_scale);
 }
@@ -259,8 +260,8 @@ void update_tensor(const TensorLayout& t, const TensorStep& s, const GlobalState
 using UpdateFn = void (*)(const TensorLayout&, const TensorStep&, const GlobalState&, const CodebookLookup*);
 
 UpdateFn pick(const OptimizerSpec& spec) {
-  return visit_spec(spec, [](auto m, auto v, auto w) -> UpdateFn {
-    return update_tensor<decltype(m)::value, decltype(v)::value, decltype(w)::value>;
+  return visit_spec(spec, [](auto r, auto m, auto v, auto w) -> UpdateFn {
+    return update_tensor<decltype(r)::value, decltype(m)::value, decltype(v)::value, decltype(w)::value>;
   });
 }
 

@@ -21,6 +21,8 @@
 //     v ← β2 v + (1−β2) g² (per element) or v_b; θ ← θ·(1−lr·wd) − step_size·
 //     m_used / (√v/√(1−β2^t) + eps) with m_used = c[q_new]·s_new for the
 //     codebook, else the fp32 m; then m, v, θ stored in their formats.
+//     Rules sgd and lion (math/momentum_update.h) have no v and move θ by
+//     their momentum (sgd) or its sign (lion) in the same pass.
 // Results are identical for any OpenMP thread count: every reduction has a
 // fixed order (sums) or is exact (max). Inactive tensors (active false or
 // skip_if set: a non-finite gradient under policy skip) are not touched. Not

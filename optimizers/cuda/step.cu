@@ -192,7 +192,7 @@ __global__ void store_scales_kernel(const DeviceTensor* tensors, int count, std:
 // ---------------------------------------------------------------------------
 // The update pass (cpu update_tiles): a warp per 32-element tile.
 
-template <FirstMoment M, SecondMoment V, WeightStorage W>
+template <UpdateRule R, FirstMoment M, SecondMoment V, WeightStorage W>
 __global__ void __launch_bounds__(kThreads) update_kernel(const DeviceTensor* tensors, int count, const float* shared_v,
                                                           const float* codebook, const float* new_scales) {
   __shared__ float levels[math::kCodebookSize];
@@ -212,7 +212,7 @@ __global__ void __launch_bounds__(kThreads) update_kernel(const DeviceTensor* te
     float m_new = 0.0f, m_used = 0.0f, v_new = 0.0f;
     if (in) {
       // Moments.
-      const float g = s.grad[i];
+      const float g = s.grad[i], theta = stored_weight<W>(s, i);
       if constexpr (M == FirstMoment::codebook) {
         const std::int64_t group = t.groups.index_of(i);
         m_new = math::gefen_momentum(g, s.in.m_code[i], s.in.m_scale[group], levels, sc);
@@ -221,15 +221,16 @@ __global__ void __launch_bounds__(kThreads) update_kernel(const DeviceTensor* te
         s.out.m_code[i] = q;
         m_used = math::mul_rn(levels[q], scale);
       } else {
-        m_new = math::first_moment(
+        const ElementMoments moments = rule_moments<R>(
             stored_first_moment<M>(s.in, i,
                                    M == FirstMoment::companded ? math::fp16_to_float(s.in.m_scale16[tile]) : 0.0f),
-            g, sc);
-        m_used = m_new;
+            g, theta, sc);
+        m_new = moments.m_new;
+        m_used = moments.m_used;
       }
       const float v_shared = V == SecondMoment::shared ? shared_v[t.block_of_range(t.ranges.index_of(i))] : 0.0f;
       const float v_scale = V == SecondMoment::companded ? math::fp16_to_float(s.in.v_scale16[tile]) : 0.0f;
-      v_new = finish_element<M, V, W>(s, i, g, m_new, m_used, v_shared, v_scale);
+      v_new = finish_element<R, M, V, W>(s, i, g, theta, m_new, m_used, v_shared, v_scale);
     }
     // Companded tiles: every lane has read the old scale before the shuffle,
     // so lane 0 may overwrite it in place.
@@ -250,8 +251,8 @@ __global__ void __launch_bounds__(kThreads) update_kernel(const DeviceTensor* te
 using UpdateKernel = void (*)(const DeviceTensor*, int, const float*, const float*, const float*);
 
 UpdateKernel pick(const OptimizerSpec& spec) {
-  return visit_spec(spec, [](auto m, auto v, auto w) -> UpdateKernel {
-    return update_kernel<decltype(m)::value, decltype(v)::value, decltype(w)::value>;
+  return visit_spec(spec, [](auto r, auto m, auto v, auto w) -> UpdateKernel {
+    return update_kernel<decltype(r)::value, decltype(m)::value, decltype(v)::value, decltype(w)::value>;
   });
 }
 

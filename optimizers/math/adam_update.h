@@ -30,7 +30,8 @@
 
 namespace blockscope::optimizers::math {
 
-// Per-step scalars for one tensor (fp32, read-only in the kernels).
+// Per-step scalars for one tensor (fp32, read-only in the kernels). The SGD
+// and Lion rules (momentum_update.h) fill the same fields their own way.
 struct StepScalars {
   float beta1;                  // β1
   float beta2;                  // β2
@@ -40,6 +41,7 @@ struct StepScalars {
   float decay;                  // 1 − lr·wd
   float step_size;              // lr / (1 − β1^t)
   float bias_correction2_sqrt;  // √(1 − β2^t)
+  float l2 = 0.0f;              // coupled weight decay added to the gradient (SGD: wd; else 0)
 };
 
 // Host: the scalars for step t ≥ 1 (t counts the step being taken), computed

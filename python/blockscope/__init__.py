@@ -4,7 +4,7 @@
     opt = blockscope.optim.Gefen(model.named_parameters(), lr=1e-3)
     ...; loss.backward(); opt.step(); opt.zero_grad()
 
-- blockscope.optim: AdamW, AdamMini, Gefen, FlashAdamW, BlockOptimizer —
+- blockscope.optim: AdamW, AdamMini, Gefen, FlashAdamW, SGD, Lion, FlashSGD, FlashLion, BlockOptimizer —
   torch.optim optimizers running the C++ kernels in place;
 - blockscope.hessian: spectrum, dense, coupling of an nn.Module;
 - blockscope.partition: every partition strategy, partition files;

@@ -8,8 +8,12 @@ on the caller's tensors (optimizers/block_optimizer.h is the contract).
 params: model.named_parameters() (names drive the name-based partitions and
 the weight-decay exclusions), an iterable of tensors (named param.0, ...),
 or param groups (dicts with "params" of either kind plus per-group lr, betas,
-eps, weight_decay). spec: a preset (adamw, adam-mini, gefen, flash-adamw) or
-a spec string such as "v=shared,m=codebook,w=fp32". partition: a strategy
+eps, weight_decay). spec: a preset (adamw, adam-mini, gefen, flash-adamw, sgd,
+lion, flash-sgd, flash-lion) or a spec string such as "v=shared,m=codebook,w=fp32".
+Rule sgd reads betas[0] as its momentum and adds weight_decay·p to the
+gradient (torch.optim.SGD); rule lion decays p by lr·weight_decay (decoupled);
+neither reads eps. The SGD and Lion classes below take torch's and the Lion
+paper's argument names. partition: a strategy
 (per-element, per-tensor, whole-model, adam-mini, gefen), a partition file or
 a blockscope.partition.Partition;
 default: the spec's own (adam-mini for shared v, gefen for codebook m).
@@ -175,3 +179,27 @@ AdamW = _preset("adamw", "AdamW — per-element m and v (torch.optim.AdamW's upd
 AdamMini = _preset("adam-mini", "AdamMini — one shared v per Adam-mini block (head/neuron/token rules).")
 Gefen = _preset("gefen", "Gefen — shared v over Gefen's periods and an 8-bit codebook momentum.")
 FlashAdamW = _preset("flash-adamw", "FlashAdamW — FlashOptim-style companded m, v and bf16+int8 weights.")
+
+
+def _momentum_preset(name, doc):
+    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, **kwargs):
+        BlockOptimizer.__init__(self, params, lr, (momentum, 0.0), 0.0, weight_decay, spec=name, **kwargs)
+
+    return type(doc.split()[0], (BlockOptimizer,), {"__init__": __init__, "__doc__": doc})
+
+
+def _lion_preset(name, doc):
+    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, **kwargs):
+        BlockOptimizer.__init__(self, params, lr, betas, 0.0, weight_decay, spec=name, **kwargs)
+
+    return type(doc.split()[0], (BlockOptimizer,), {"__init__": __init__, "__doc__": doc})
+
+
+SGD = _momentum_preset("sgd", "SGD(params, lr, momentum=0, weight_decay=0) — torch.optim.SGD's update "
+                              "(dampening 0, no Nesterov).")
+FlashSGD = _momentum_preset("flash-sgd", "FlashSGD — SGD with FlashOptim's companded int8 momentum and "
+                                         "bf16+int8 weights (2.0625 B/param).")
+Lion = _lion_preset("lion", "Lion(params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0) — the Lion rule "
+                            "(arXiv 2302.06675).")
+FlashLion = _lion_preset("flash-lion", "FlashLion — Lion with FlashOptim's companded int8 momentum and "
+                                       "bf16+int8 weights (2.0625 B/param).")

@@ -1,9 +1,11 @@
 """The `blockscope` Python package: importable by a plain /usr/bin/python3
-after the README's set-up, its optimizers against torch.optim.AdamW and
+after the README's set-up, its optimizers against torch.optim.AdamW,
+torch.optim.SGD and the Lion rule, and
 bitwise against the CLI's `train`, and a plain PyTorch training loop with
 blockscope.optim.Gefen on a model that is not in the zoo, judged on held-out
 data."""
 import contextlib
+import functools
 import math
 import os
 import subprocess
@@ -58,7 +60,64 @@ def test_adamw_matches_torch_optim_adamw():
     assert a.param_groups[0]["lr"] == b.param_groups[0]["lr"] == 1e-2 * 0.5 ** 3
 
 
-@pytest.mark.parametrize("preset", ["adamw", "adam-mini", "gefen", "flash-adamw"])
+def _train_pair(ours_opt, theirs_opt, ours, theirs, steps=30):
+    x, y = torch.randn(64, 16), torch.randint(0, 4, (64,))
+    for _ in range(steps):
+        for opt, model in ((ours_opt, ours), (theirs_opt, theirs)):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+
+
+def test_sgd_matches_torch_optim_sgd():
+    torch.manual_seed(3)
+    ours, theirs = Net(), Net()
+    theirs.load_state_dict(ours.state_dict())
+    start = [p.detach().clone() for p in ours.parameters()]
+    _train_pair(blockscope.optim.SGD(ours.named_parameters(), lr=5e-2, momentum=0.9, weight_decay=0.1),
+                torch.optim.SGD(theirs.parameters(), lr=5e-2, momentum=0.9, weight_decay=0.1), ours, theirs)
+    # float32: the same operations in the same order (g + wd·p, μ·buf + d,
+    # p − lr·buf); torch's vectorised add may fuse one into an fma, a rounding
+    # of |p| ≲ 1 per step: 30 steps stay below 2e-6 absolute.
+    for (name, p), q, p0 in zip(ours.named_parameters(), theirs.parameters(), start):
+        torch.testing.assert_close(p, q, rtol=0, atol=2e-6, msg=name)
+        assert (p - p0).abs().max() > 1e-3, f"{name} did not move"
+
+
+def _lion_reference_step(params, states, lr, beta1, beta2, wd):
+    """lucidrains/lion-pytorch's update_fn (arXiv 2302.06675 Algorithm 2), with torch ops."""
+    for p, exp_avg in zip(params, states):
+        p.data.mul_(1 - lr * wd)
+        update = exp_avg.clone().mul_(beta1).add(p.grad, alpha=1 - beta1).sign_()
+        p.add_(update, alpha=-lr)
+        exp_avg.mul_(beta2).add_(p.grad, alpha=1 - beta2)
+
+
+def test_lion_matches_the_lion_rule():
+    torch.manual_seed(4)
+    ours, theirs = Net(), Net()
+    theirs.load_state_dict(ours.state_dict())
+    params = list(theirs.parameters())
+    states = [torch.zeros_like(p) for p in params]
+
+    class Reference:
+        def zero_grad(self):
+            for p in params:
+                p.grad = None
+
+        @torch.no_grad()
+        def step(self):
+            _lion_reference_step(params, states, 1e-3, 0.9, 0.99, 0.5)
+
+    _train_pair(blockscope.optim.Lion(ours.named_parameters(), lr=1e-3, weight_decay=0.5), Reference(), ours, theirs)
+    # sign(c) is ±1 in both unless c rounds across 0; the weight updates
+    # p·(1 − lr·wd) − lr·sign are then the same roundings, so 2e-6 is ample
+    # (one flipped sign would cost 2·lr = 2e-3).
+    for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=2e-6, msg=name)
+
+
+@pytest.mark.parametrize("preset", ["adamw", "adam-mini", "gefen", "flash-adamw", "sgd", "flash-lion"])
 def test_python_optimizer_equals_cli_train_bitwise(blockscope_cli, tmp_path, preset):
     torch.manual_seed(1)
     model_path, data_path = tmp_path / "net.pt", tmp_path / "data.h5"
@@ -71,7 +130,9 @@ def test_python_optimizer_equals_cli_train_bitwise(blockscope_cli, tmp_path, pre
     model = torch.jit.load(str(model_path))
     model.train()
     cls = {"adamw": blockscope.optim.AdamW, "adam-mini": blockscope.optim.AdamMini,
-           "gefen": blockscope.optim.Gefen, "flash-adamw": blockscope.optim.FlashAdamW}[preset]
+           "gefen": blockscope.optim.Gefen, "flash-adamw": blockscope.optim.FlashAdamW,
+           "sgd": functools.partial(blockscope.optim.SGD, momentum=0.9),  # the CLI's sgd default
+           "flash-lion": blockscope.optim.FlashLion}[preset]
     # adam-mini warns that no name rule matches fc1.weight / fc2.weight (they share one v each)
     # Python's profiling executor would differentiate the scripted forward through
     # its own autodiff subgraphs, whose gradients differ from the CLI's in the last

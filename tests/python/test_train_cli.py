@@ -117,13 +117,19 @@ def test_held_out_fraction_that_leaves_no_training_batch_is_refused(blockscope, 
 
 
 def test_unknown_optimizer_lists_presets(blockscope, tmp_path):
-    expect_train_error(blockscope, tmp_path, ["--optimizer", "lion"],
-                       "unknown optimizer 'lion' (presets: adamw, adam-mini, gefen, flash-adamw")
+    expect_train_error(blockscope, tmp_path, ["--optimizer", "adagrad"],
+                       "unknown optimizer 'adagrad' (presets: adamw, adam-mini, gefen, flash-adamw, sgd, lion, "
+                       "flash-sgd, flash-lion")
+
+
+def test_rule_and_storage_that_do_not_go_together_are_named(blockscope, tmp_path):
+    expect_train_error(blockscope, tmp_path, ["--optimizer", "sgd,v=element"],
+                       "optimizer 'sgd,v=element': rule sgd keeps no second moment; set v=none")
 
 
 def test_bad_spec_value_lists_valid_values(blockscope, tmp_path):
     expect_train_error(blockscope, tmp_path, ["--optimizer", "v=half"],
-                       "unknown value 'half' for optimizer key 'v' (valid: element, shared, companded)")
+                       "unknown value 'half' for optimizer key 'v' (valid: element, shared, companded, none)")
 
 
 def test_unknown_partition_strategy(blockscope, tmp_path):
@@ -230,3 +236,23 @@ def test_every_preset_trains_every_zoo_model(blockscope, tmp_path, model, preset
         assert (m, v, codebook, rho) == (n, 4 * blocks, 1024, 0) and 0 < scales <= 4 * n
     else:  # int8 m, uint8 v, int8 ρ; two fp16 scales (m, v) per 32-element group
         assert (m, v, scales, codebook, rho) == (n, n, 4 * groups32, 0, n)
+
+
+@pytest.mark.parametrize("model", ["mlp", "gpt"])
+@pytest.mark.parametrize("preset", ["sgd", "lion", "flash-sgd", "flash-lion"])
+def test_momentum_presets_train_and_keep_only_m(blockscope, tmp_path, model, preset):
+    """Six steps on one repeated batch: the loss falls (a small SGD or Lion
+    step descends on one batch); the state is m alone: fp32 (4 B), or int8
+    with one fp16 scale per 32-element group plus the int8 ρ of bf16+int8 weights."""
+    blockscope("train", "--model", model, "--optimizer", preset, "--steps", "6", "--batch-size", "8", "--examples", "8",
+               "--lr", "3e-2" if "sgd" in preset else "1e-3", "--eval-fraction", "0", "--out", tmp_path / "run.h5",
+               "--save-params", tmp_path / "params.h5")
+    with h5py.File(tmp_path / "params.h5") as p:
+        groups32 = sum(-(-p[name].size // 32) for name in p if isinstance(p[name], h5py.Dataset))
+    with h5py.File(tmp_path / "run.h5") as f:
+        loss = f["loss"][()]
+        assert np.all(np.isfinite(loss)) and loss[-1] < loss[0], loss
+        assert (f.attrs["beta1"], f.attrs["beta2"]) == ((0.9, 0.0) if "sgd" in preset else (0.9, 0.99))
+        n, b = f.attrs["parameters"], f["state_bytes"].attrs
+        got = (b["m"], b["v"], b["scales"], b["codebook"], b["weight_correction"])
+    assert got == ((4 * n, 0, 0, 0, 0) if not preset.startswith("flash") else (n, 0, 2 * groups32, 0, n))

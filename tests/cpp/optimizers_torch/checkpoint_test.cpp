@@ -36,7 +36,8 @@ void expect_same_state(const BlockOptimizer& a, const BlockOptimizer& b) {
 }
 
 TEST(Checkpoint, ResumeIsBitwiseIdentical) {
-  for (const std::string spec : {"adamw", "adam-mini", "gefen", "flash-adamw", "v=element,m=bf16,w=bf16+int16"}) {
+  for (const std::string spec :
+       {"adamw", "adam-mini", "gefen", "flash-adamw", "v=element,m=bf16,w=bf16+int16", "sgd", "flash-lion"}) {
     const auto path = temp_file("resume");
     auto straight = make_params(default_specs(), 21);
     const partition::Partition p = partition::per_tensor(infos(straight));
@@ -102,7 +103,7 @@ TEST(Checkpoint, WrongCheckpointsAreRejectedWithOneLine) {
   {  // another spec
     auto same = make_params(default_specs(), 1);
     BlockOptimizer opt(same, p, parse_optimizer_spec("adam-mini"), options());
-    expect_rejected(opt, "was written by optimizer v=shared,m=codebook");
+    expect_rejected(opt, "was written by optimizer rule=adam,v=shared,m=codebook");
   }
   {  // other betas
     auto same = make_params(default_specs(), 1);

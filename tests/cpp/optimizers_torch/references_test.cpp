@@ -1,9 +1,13 @@
 // Each preset against a plain scalar reference written from docs/algorithms.md:
-// Adam-mini's first step in closed form, Gefen's quantised-momentum step and
-// FlashOptim's dequantised AdamW step.
+// Adam-mini's first step in closed form, Gefen's quantised-momentum step,
+// FlashOptim's dequantised AdamW step, Lion's rule (arXiv 2302.06675 Alg. 2)
+// and FlashOptim's companded SGD and Lion.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "optimizers/block_optimizer.h"
 #include "optimizers/math/bf16.h"
@@ -234,6 +238,105 @@ TEST(FlashAdamW, StepsMatchTheDequantisedFormula) {
   // The split keeps the fp32 master weight within ULP(bf16)/(4·127) of the
   // reconstruction (docs/algorithms.md §7), so FlashAdamW tracks fp32 AdamW closely.
 }
+
+// The momentum-only rules written out per element in fp32 from their papers
+// (spec.h): returns the new momentum and moves θ. sgd: μ = kBeta1, coupled
+// weight decay; lion: decoupled. Every tensor decays (sgd and lion exclude none).
+float momentum_rule(const std::string& rule, float& theta, float m, float g) {
+  const float b1 = kBeta1, b2 = kBeta2, lr = kLr, wd = kWd;
+  if (rule == "sgd") {
+    const float d = g + wd * theta;
+    const float m_new = b1 * m + d;
+    theta = theta - lr * m_new;
+    return m_new;
+  }
+  const float c = b1 * m + static_cast<float>(1.0 - kBeta1) * g;
+  const float sign = c > 0.0f ? 1.0f : (c < 0.0f ? -1.0f : 0.0f);
+  theta = theta * static_cast<float>(1.0 - kLr * kWd) - lr * sign;
+  return b2 * m + static_cast<float>(1.0 - kBeta2) * g;
+}
+
+TEST(Lion, StepsMatchThePaperRule) {
+  auto params = make_params(default_specs(), 14);
+  std::vector<std::vector<float>> w, m;
+  for (const auto& t : params) {
+    w.push_back(values(t.tensor));
+    m.emplace_back(w.back().size(), 0.0f);
+  }
+  BlockOptimizer opt(params, partition::per_tensor(infos(params)), parse_optimizer_spec("lion"), options());
+  for (int step = 1; step <= 20; ++step) {
+    set_gradients(params, step);
+    std::vector<std::vector<float>> g;
+    for (const auto& t : params) g.push_back(values(t.tensor.grad()));
+    opt.step();
+    for (std::size_t t = 0; t < params.size(); ++t) {
+      for (std::size_t i = 0; i < g[t].size(); ++i) m[t][i] = momentum_rule("lion", w[t][i], m[t][i], g[t][i]);
+      // Bitwise: the same fp32 operations in the same order, none contracted.
+      EXPECT_EQ(values(params[t].tensor), w[t]) << params[t].name << " step " << step;
+      EXPECT_EQ(values(opt.state_tensors().tensors[t].m), m[t]) << params[t].name << " step " << step;
+    }
+  }
+}
+
+// flash-sgd / flash-lion: companded int8 m (groups of 32, fp16 scale) and
+// bf16+int8 weights around momentum_rule, dequantised and requantised each step.
+void expect_flash_momentum_steps(const std::string& rule) {
+  auto params = make_params(default_specs(), 15);
+  std::vector<std::vector<float>> w;  // bf16 part of θ, as the parameter holds it
+  std::vector<std::vector<std::int8_t>> mq, rho;
+  std::vector<std::vector<std::uint16_t>> ms;
+  for (const auto& t : params) {
+    const std::vector<float> theta = values(t.tensor);
+    const std::size_t n = theta.size();
+    w.emplace_back(n);
+    rho.emplace_back(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const math::SplitWeight s = math::split_weight(theta[i], math::kRhoLevelsInt8);
+      w.back()[i] = math::bf16_to_float(s.hi);
+      rho.back()[i] = static_cast<std::int8_t>(s.rho);
+    }
+    mq.emplace_back(n, 0);
+    ms.emplace_back((n + 31) / 32, 0);
+  }
+  BlockOptimizer opt(params, partition::per_element(infos(params)), parse_optimizer_spec("flash-" + rule), options());
+  for (int step = 1; step <= 5; ++step) {
+    set_gradients(params, step);
+    std::vector<std::vector<float>> g;
+    for (const auto& t : params) g.push_back(values(t.tensor.grad()));
+    opt.step();
+    for (std::size_t t = 0; t < params.size(); ++t) {
+      const std::size_t n = g[t].size();
+      for (std::size_t g0 = 0; g0 < n; g0 += 32) {
+        const std::size_t g1 = std::min(n, g0 + 32), k = g0 / 32;
+        std::vector<float> m(g1 - g0);
+        float m_abs = 0.0f;
+        for (std::size_t i = g0; i < g1; ++i) {
+          float theta = math::join_weight(math::float_to_bf16(w[t][i]), rho[t][i], math::kRhoLevelsInt8);
+          m[i - g0] = momentum_rule(rule, theta, math::expand_m(mq[t][i], math::fp16_to_float(ms[t][k])), g[t][i]);
+          const math::SplitWeight s = math::split_weight(theta, math::kRhoLevelsInt8);
+          w[t][i] = math::bf16_to_float(s.hi);
+          rho[t][i] = static_cast<std::int8_t>(s.rho);
+          m_abs = std::max(m_abs, std::fabs(m[i - g0]));
+        }
+        const float sm = math::state_group_scale(m_abs);
+        for (std::size_t i = g0; i < g1; ++i) mq[t][i] = math::compand_m(m[i - g0], sm);
+        ms[t][k] = math::float_to_fp16(sm);
+      }
+      const TensorStateTensors& s = opt.state_tensors().tensors[t];
+      EXPECT_FALSE(s.v.defined()) << "no second moment";
+      EXPECT_EQ(values(params[t].tensor), w[t]) << rule << " " << params[t].name << " step " << step;
+      EXPECT_EQ(std::vector<std::int8_t>(s.rho.data_ptr<std::int8_t>(), s.rho.data_ptr<std::int8_t>() + s.rho.numel()),
+                rho[t]);
+      EXPECT_EQ(std::vector<std::int8_t>(s.m.data_ptr<std::int8_t>(), s.m.data_ptr<std::int8_t>() + s.m.numel()),
+                mq[t]);
+      const auto* msb = reinterpret_cast<const std::uint16_t*>(s.m_scale.data_ptr<std::int16_t>());
+      EXPECT_EQ(std::vector<std::uint16_t>(msb, msb + s.m_scale.numel()), ms[t]);
+    }
+  }
+}
+
+TEST(FlashSgd, StepsMatchTheDequantisedRule) { expect_flash_momentum_steps("sgd"); }
+TEST(FlashLion, StepsMatchTheDequantisedRule) { expect_flash_momentum_steps("lion"); }
 
 }  // namespace
 }  // namespace blockscope::optimizers

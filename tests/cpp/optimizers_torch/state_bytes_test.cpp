@@ -59,9 +59,15 @@ TEST(StateBytes, GptWidth768) {
   // adamw: 4 + 4 exactly. flash-adamw: m 1 + v 1 + ρ 1 + two fp16 scales per
   // 32 = 3.125 exactly (every tensor here is a multiple of 32). gefen: 1 +
   // 8/P plus the 1 KiB codebook, ≤ 1.02 needs P ≳ 400 on the big tensors.
-  // adam-mini: 4 + 4·(v kept), about 4.01 at this width.
+  // adam-mini: 4 + 4·(v kept), about 4.01 at this width. sgd, lion: m only,
+  // 4. flash-sgd, flash-lion: m 1 + ρ 1 + one fp16 scale per 32 = 2.0625
+  // exactly (FlashOptim's figure).
   const Case cases[] = {{"adamw", "per-element", 8.0, 0.0},
                         {"flash-adamw", "per-element", 3.125, 0.0},
+                        {"sgd", "per-element", 4.0, 0.0},
+                        {"lion", "per-element", 4.0, 0.0},
+                        {"flash-sgd", "per-element", 2.0625, 0.0},
+                        {"flash-lion", "per-element", 2.0625, 0.0},
                         {"gefen", "gefen", 1.01, 0.01},
                         {"adam-mini", "adam-mini", 4.01, 0.01}};
   for (const Case& c : cases) {
