@@ -181,25 +181,27 @@ Gefen = _preset("gefen", "Gefen — shared v over Gefen's periods and an 8-bit c
 FlashAdamW = _preset("flash-adamw", "FlashAdamW — FlashOptim-style companded m, v and bf16+int8 weights.")
 
 
-def _momentum_preset(name, doc):
+# eps is not read by sgd and lion; it is passed as the CLI's default, 1e-8, so
+# checkpoints move between `blockscope train` and Python.
+def _momentum_preset(class_name, name, doc):
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, **kwargs):
-        BlockOptimizer.__init__(self, params, lr, (momentum, 0.0), 0.0, weight_decay, spec=name, **kwargs)
+        BlockOptimizer.__init__(self, params, lr, (momentum, 0.0), 1e-8, weight_decay, spec=name, **kwargs)
 
-    return type(doc.split()[0], (BlockOptimizer,), {"__init__": __init__, "__doc__": doc})
+    return type(class_name, (BlockOptimizer,), {"__init__": __init__, "__doc__": doc})
 
 
-def _lion_preset(name, doc):
+def _lion_preset(class_name, name, doc):
     def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, **kwargs):
-        BlockOptimizer.__init__(self, params, lr, betas, 0.0, weight_decay, spec=name, **kwargs)
+        BlockOptimizer.__init__(self, params, lr, betas, 1e-8, weight_decay, spec=name, **kwargs)
 
-    return type(doc.split()[0], (BlockOptimizer,), {"__init__": __init__, "__doc__": doc})
+    return type(class_name, (BlockOptimizer,), {"__init__": __init__, "__doc__": doc})
 
 
-SGD = _momentum_preset("sgd", "SGD(params, lr, momentum=0, weight_decay=0) — torch.optim.SGD's update "
+SGD = _momentum_preset("SGD", "sgd", "SGD(params, lr, momentum=0, weight_decay=0) — torch.optim.SGD's update "
                               "(dampening 0, no Nesterov).")
-FlashSGD = _momentum_preset("flash-sgd", "FlashSGD — SGD with FlashOptim's companded int8 momentum and "
+FlashSGD = _momentum_preset("FlashSGD", "flash-sgd", "FlashSGD — SGD with FlashOptim's companded int8 momentum and "
                                          "bf16+int8 weights (2.0625 B/param).")
-Lion = _lion_preset("lion", "Lion(params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0) — the Lion rule "
+Lion = _lion_preset("Lion", "lion", "Lion(params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0) — the Lion rule "
                             "(arXiv 2302.06675).")
-FlashLion = _lion_preset("flash-lion", "FlashLion — Lion with FlashOptim's companded int8 momentum and "
+FlashLion = _lion_preset("FlashLion", "flash-lion", "FlashLion — Lion with FlashOptim's companded int8 momentum and "
                                        "bf16+int8 weights (2.0625 B/param).")

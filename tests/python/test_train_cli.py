@@ -28,7 +28,7 @@ def test_run_file_records_loss_lr_time_and_state_bytes(blockscope, tmp_path):
                            "--save-params", tmp_path / "params.h5"))
     with h5py.File(tmp_path / "run.h5") as f:
         assert f.attrs["schema"] == "blockscope.run/1"
-        assert f.attrs["optimizer_spec"] == "v=companded,m=companded,w=bf16+int8,exclude=none,p1=reference"
+        assert f.attrs["optimizer_spec"] == "rule=adam,v=companded,m=companded,w=bf16+int8,exclude=none,p1=reference"
         assert f["loss"].shape == (6,) and np.all(np.isfinite(f["loss"][()]))
         lr = f["lr"][()]
         assert lr[0] == pytest.approx(0.5e-3) and lr[1] == pytest.approx(1e-3) and lr[-1] < lr[2]

@@ -28,6 +28,7 @@
 
 #include "optimizers/device.h"
 #include "optimizers/kernels.h"
+#include "optimizers/math/momentum_update.h"
 #include "optimizers/spec.h"
 #include "optimizers/state_components.h"
 #include "optimizers/state_layout.h"
@@ -238,8 +239,18 @@ void compare_steps(const std::string& spec_text, const partition::Partition& par
         TensorStep& s = device ? device_steps[i] : host_steps[i];
         s.active = active;
         s.skip_if = device ? skip.d<std::uint8_t>() + i : skip.h<std::uint8_t>() + i;
-        s.scalars = math::make_step_scalars(1e-2, 0.9, 0.95, 1e-8, layout.tensors[i].decays ? 0.1 : 0.0,
-                                            std::max<std::int64_t>(step_of[i], 1));
+        const double wd = layout.tensors[i].decays ? 0.1 : 0.0;
+        switch (spec.rule) {  // as BlockOptimizer does
+          case UpdateRule::sgd:
+            s.scalars = math::make_sgd_scalars(1e-2, 0.9, wd);
+            break;
+          case UpdateRule::lion:
+            s.scalars = math::make_lion_scalars(1e-2, 0.9, 0.95, wd);
+            break;
+          case UpdateRule::adam:
+            s.scalars = math::make_step_scalars(1e-2, 0.9, 0.95, 1e-8, wd, std::max<std::int64_t>(step_of[i], 1));
+            break;
+        }
         s.grad = device ? b[i].grad->d<float>() : b[i].grad->h<float>();
         s.param_in = s.param_out = device ? b[i].param->d<float>() : b[i].param->h<float>();
         s.in = s.out = view(b[i], device);
